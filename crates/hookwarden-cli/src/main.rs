@@ -1,0 +1,2 @@
+//! The `hookwarden` command (work in progress).
+fn main() {}

@@ -1,0 +1,130 @@
+//! The one thing the verifier asks of a request's headers.
+
+use http::{HeaderMap, HeaderName};
+
+use crate::VerifyError;
+
+/// What a header lookup found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// The header is absent.
+    Missing,
+    /// The header arrived on exactly one line, with this value.
+    One(&'a [u8]),
+    /// The header arrived on more than one line.
+    Repeated,
+}
+
+/// A request's headers, as the verifier reads them.
+///
+/// Implemented for [`http::HeaderMap`]; an adapter for a framework with its
+/// own header type implements it on a thin wrapper.
+///
+/// ```
+/// use hookwarden_core::{HeaderLookup, Lookup};
+/// use http::{HeaderMap, HeaderName};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.append("x-sig", "a".parse().unwrap());
+/// let name = HeaderName::from_static("x-sig");
+/// assert_eq!(headers.lookup(&name), Lookup::One(b"a"));
+/// headers.append("x-sig", "b".parse().unwrap());
+/// assert_eq!(headers.lookup(&name), Lookup::Repeated);
+/// ```
+pub trait HeaderLookup {
+    /// Looks up `name` (lowercase), telling a repeated header from a single one.
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_>;
+}
+
+impl HeaderLookup for HeaderMap {
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
+        let mut values = self.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => Lookup::Missing,
+            (Some(value), None) => Lookup::One(value.as_bytes()),
+            (Some(_), Some(_)) => Lookup::Repeated,
+        }
+    }
+}
+
+impl<H: HeaderLookup + ?Sized> HeaderLookup for &H {
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
+        (**self).lookup(name)
+    }
+}
+
+/// The header's only value as text, or `None` when it is absent.
+///
+/// # Errors
+/// [`VerifyError::DuplicateHeader`] for a repeated header,
+/// [`VerifyError::InvalidHeader`] for anything but visible ASCII (and tab).
+pub(crate) fn single<'a, H: HeaderLookup + ?Sized>(
+    headers: &'a H,
+    name: &HeaderName,
+) -> Result<Option<&'a str>, VerifyError> {
+    match headers.lookup(name) {
+        Lookup::Missing => Ok(None),
+        Lookup::Repeated => Err(VerifyError::DuplicateHeader {
+            name: name.as_str().to_owned(),
+        }),
+        Lookup::One(bytes) => {
+            let visible = bytes
+                .iter()
+                .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+            match std::str::from_utf8(bytes) {
+                Ok(text) if visible => Ok(Some(text)),
+                _ => Err(VerifyError::InvalidHeader {
+                    name: name.as_str().to_owned(),
+                }),
+            }
+        }
+    }
+}
+
+/// Like [`single`], but an absent header is [`VerifyError::MissingHeader`].
+pub(crate) fn required<'a, H: HeaderLookup + ?Sized>(
+    headers: &'a H,
+    name: &HeaderName,
+) -> Result<&'a str, VerifyError> {
+    single(headers, name)?.ok_or_else(|| VerifyError::MissingHeader {
+        name: name.as_str().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn non_ascii_and_control_bytes_are_invalid() {
+        let name = HeaderName::from_static("x-sig");
+        for bytes in [&b"caf\xe9"[..], b"\xc3\xa9", b"\xff"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(&name, HeaderValue::from_bytes(bytes).unwrap());
+            assert_eq!(
+                single(&headers, &name).unwrap_err().code(),
+                "invalid_header",
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_single_and_repeated() {
+        let name = HeaderName::from_static("x-sig");
+        let mut headers = HeaderMap::new();
+        assert_eq!(single(&headers, &name), Ok(None));
+        assert_eq!(
+            required(&headers, &name).unwrap_err().code(),
+            "missing_header"
+        );
+        headers.append(&name, HeaderValue::from_static("v"));
+        assert_eq!(required(&headers, &name), Ok("v"));
+        headers.append(&name, HeaderValue::from_static("v"));
+        assert_eq!(
+            single(&headers, &name).unwrap_err().code(),
+            "duplicate_header"
+        );
+    }
+}

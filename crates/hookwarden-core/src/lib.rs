@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod delivery;
+mod error;
+mod headers;
+mod json;
+mod mac;
+pub mod presets;
+mod scheme;
+mod secret;
+mod signature;
+mod signer;
+mod timestamp;
+mod verifier;
+
+pub use delivery::DeliveryId;
+pub use error::{BuildError, SignError, VerifyError};
+pub use headers::{HeaderLookup, Lookup};
+pub use scheme::{
+    Algorithm, DeliveryIdSource, Encoding, JsonPointer, Part, Scheme, SignatureSyntax,
+    TimestampFormat, TimestampSource, DEFAULT_TOLERANCE,
+};
+pub use secret::{Secret, SecretEncoding};
+pub use signer::{SignOptions, Signer};
+pub use verifier::{Verified, Verifier};
+
+/// Re-exported so that users name the same `http` types the API takes.
+pub use http;

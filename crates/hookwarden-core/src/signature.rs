@@ -1,0 +1,315 @@
+//! The signature header: its syntaxes, and the signatures' encodings.
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+
+use crate::mac::{Tag, MAX_TAG};
+use crate::{Encoding, Scheme, SignatureSyntax, TimestampSource, VerifyError};
+
+/// One entry of a signature header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry<'a> {
+    /// A signature of the checked version, still encoded.
+    Signature(&'a str),
+    /// The timestamp, for Stripe-style `t=` lists.
+    Timestamp(&'a str),
+    /// An entry the scheme does not check (another version).
+    Other,
+}
+
+/// Calls `f` with each entry of the signature header `value`, in order.
+///
+/// # Errors
+/// [`VerifyError::MalformedSignature`] when the value breaks the syntax, and
+/// whatever `f` returns.
+pub(crate) fn visit<'a>(
+    scheme: &'a Scheme,
+    value: &'a str,
+    mut f: impl FnMut(Entry<'a>) -> Result<(), VerifyError>,
+) -> Result<(), VerifyError> {
+    const MALFORMED: VerifyError = VerifyError::MalformedSignature;
+    match &scheme.syntax {
+        SignatureSyntax::Bare => f(Entry::Signature(value)),
+        SignatureSyntax::Prefixed(prefix) => f(Entry::Signature(
+            value.strip_prefix(&**prefix).ok_or(MALFORMED)?,
+        )),
+        SignatureSyntax::KeyValueList { signature_key } => {
+            let timestamp_key = match &scheme.timestamp {
+                Some((TimestampSource::SignatureParam(key), _)) => Some(&**key),
+                _ => None,
+            };
+            for item in value.split(',') {
+                let (key, val) = item.split_once('=').ok_or(MALFORMED)?;
+                f(if key == signature_key {
+                    Entry::Signature(val)
+                } else if Some(key) == timestamp_key {
+                    Entry::Timestamp(val)
+                } else {
+                    Entry::Other
+                })?;
+            }
+            Ok(())
+        }
+        SignatureSyntax::VersionedList { version } => {
+            for item in value.split(' ') {
+                let (ver, sig) = item.split_once(',').ok_or(MALFORMED)?;
+                f(if ver == version {
+                    Entry::Signature(sig)
+                } else {
+                    Entry::Other
+                })?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// What [`scan`] learned from a well-formed signature header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scanned<'a> {
+    /// The `t=` entry, where the scheme keeps its timestamp in the header.
+    pub(crate) timestamp: Option<&'a str>,
+}
+
+/// Checks the whole header before any MAC runs: the syntax, and that every
+/// signature of the checked version decodes canonically to the MAC's length.
+/// One malformed signature makes the whole header malformed.
+///
+/// # Errors
+/// [`VerifyError::MalformedSignature`], or
+/// [`VerifyError::UnsupportedSignatureVersion`] when no entry is of the checked version.
+pub(crate) fn scan<'a>(scheme: &'a Scheme, value: &'a str) -> Result<Scanned<'a>, VerifyError> {
+    let mut signatures = 0usize;
+    let mut timestamp = None;
+    visit(scheme, value, |entry| {
+        match entry {
+            Entry::Signature(text) => {
+                let mut buf = [0; DECODE_BUF];
+                decode(scheme, text, &mut buf)?;
+                signatures += 1;
+            }
+            Entry::Timestamp(text) => {
+                if timestamp.replace(text).is_some() {
+                    return Err(VerifyError::MalformedSignature);
+                }
+            }
+            Entry::Other => {}
+        }
+        Ok(())
+    })?;
+    if signatures == 0 {
+        return Err(VerifyError::UnsupportedSignatureVersion);
+    }
+    Ok(Scanned { timestamp })
+}
+
+/// Whether any signature in a header that [`scan`] accepted equals `tag`, in constant time.
+pub(crate) fn any_matches(scheme: &Scheme, value: &str, tag: &Tag) -> bool {
+    let mut matched = false;
+    // `scan` already accepted this value, so `visit` and `decode` succeed here.
+    let _ = visit(scheme, value, |entry| {
+        if let Entry::Signature(text) = entry {
+            let mut buf = [0; DECODE_BUF];
+            if let Ok(candidate) = decode(scheme, text, &mut buf) {
+                matched |= tag.matches(candidate);
+            }
+        }
+        Ok(())
+    });
+    matched
+}
+
+/// Room for the longest MAC in base64, whose decoder wants a little slack.
+const DECODE_BUF: usize = MAX_TAG + 8;
+
+/// Standard alphabet, padding required (canonical form only).
+const BASE64: GeneralPurpose = STANDARD;
+
+/// URL-safe alphabet, padding optional; trailing bits must still be zero.
+const BASE64_URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Decodes one signature into `buf`, accepting only text of the exact length
+/// the MAC needs, in canonical form (hex may be either case).
+fn decode<'b>(
+    scheme: &Scheme,
+    text: &str,
+    buf: &'b mut [u8; DECODE_BUF],
+) -> Result<&'b [u8], VerifyError> {
+    const MALFORMED: VerifyError = VerifyError::MalformedSignature;
+    let len = scheme.algorithm.output_len();
+    let bytes = text.as_bytes();
+    match scheme.encoding {
+        Encoding::Hex => {
+            if bytes.len() != 2 * len {
+                return Err(MALFORMED);
+            }
+            for (out, pair) in buf.iter_mut().zip(bytes.chunks_exact(2)) {
+                *out =
+                    (nibble(pair[0]).ok_or(MALFORMED)? << 4) | nibble(pair[1]).ok_or(MALFORMED)?;
+            }
+        }
+        Encoding::Base64 | Encoding::Base64Url => {
+            let padded = len.div_ceil(3) * 4;
+            let unpadded = (len * 4).div_ceil(3);
+            let (engine, length_ok) = match scheme.encoding {
+                Encoding::Base64Url => (
+                    &BASE64_URL,
+                    bytes.len() == padded || bytes.len() == unpadded,
+                ),
+                _ => (&BASE64, bytes.len() == padded),
+            };
+            if !length_ok || engine.decode_slice(bytes, &mut buf[..]).ok() != Some(len) {
+                return Err(MALFORMED);
+            }
+        }
+    }
+    Ok(&buf[..len])
+}
+
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Encodes a MAC as the scheme writes it: hex lowercase, base64 padded,
+/// URL-safe base64 unpadded.
+pub(crate) fn encode(encoding: Encoding, tag: &[u8]) -> String {
+    match encoding {
+        Encoding::Hex => tag.iter().map(|b| format!("{b:02x}")).collect(),
+        Encoding::Base64 => BASE64.encode(tag),
+        Encoding::Base64Url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{presets, Algorithm};
+
+    fn decoded(scheme: &Scheme, text: &str) -> Result<Vec<u8>, VerifyError> {
+        let mut buf = [0; DECODE_BUF];
+        decode(scheme, text, &mut buf).map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn hex_needs_the_exact_length_and_accepts_either_case() {
+        let scheme = presets::fourpay();
+        let lower = "ab".repeat(32);
+        assert_eq!(decoded(&scheme, &lower).unwrap(), vec![0xab; 32]);
+        assert_eq!(
+            decoded(&scheme, &lower.to_uppercase()).unwrap(),
+            vec![0xab; 32]
+        );
+        for bad in [
+            String::new(),
+            "ab".repeat(31),
+            "ab".repeat(33),
+            format!("{}a", "ab".repeat(31)),
+            format!("{}zz", "ab".repeat(31)),
+            format!(" {}", "ab".repeat(32)),
+            format!("{}+a", "ab".repeat(31)),
+        ] {
+            assert_eq!(
+                decoded(&scheme, &bad),
+                Err(VerifyError::MalformedSignature),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn base64_must_be_canonical() {
+        let scheme = presets::shopify();
+        let good = BASE64.encode([7u8; 32]);
+        assert_eq!(decoded(&scheme, &good).unwrap(), vec![7; 32]);
+        // 32 bytes end in one `=`; the last data char carries two zero bits: set one.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut trailing = good.clone().into_bytes();
+        let index = ALPHABET.iter().position(|&c| c == trailing[42]).unwrap();
+        assert_eq!(index & 3, 0);
+        trailing[42] = ALPHABET[index | 1];
+        let trailing = String::from_utf8(trailing).unwrap();
+        for bad in [
+            trailing,
+            good.trim_end_matches('=').to_owned(),
+            format!("{good}="),
+            BASE64.encode([7u8; 31]),
+            good.replace('H', "-"),
+        ] {
+            assert_eq!(
+                decoded(&scheme, &bad),
+                Err(VerifyError::MalformedSignature),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn base64_url_accepts_padding_either_way() {
+        let scheme = presets::shopify().with_encoding(Encoding::Base64Url);
+        let bytes = [0xfbu8; 32];
+        let unpadded = encode(Encoding::Base64Url, &bytes);
+        assert!(unpadded.contains('-') || unpadded.contains('_'));
+        assert_eq!(decoded(&scheme, &unpadded).unwrap(), bytes);
+        assert_eq!(decoded(&scheme, &format!("{unpadded}=")).unwrap(), bytes);
+        assert!(decoded(&scheme, &BASE64.encode(bytes)).is_err());
+    }
+
+    #[test]
+    fn sha512_base64_fits() {
+        let scheme = presets::shopify().with_algorithm(Algorithm::Sha512);
+        let bytes = [0x5au8; 64];
+        assert_eq!(decoded(&scheme, &BASE64.encode(bytes)).unwrap(), bytes);
+    }
+
+    #[test]
+    fn list_syntaxes() {
+        let stripe = presets::stripe();
+        let sig = "a".repeat(64);
+        let ok = format!("t=1,v1={sig},v0={sig},v1={sig}");
+        assert_eq!(scan(&stripe, &ok).unwrap().timestamp, Some("1"));
+        for bad in [
+            format!("t=1,t=2,v1={sig}"),
+            format!("t=1,v1={sig},junk"),
+            "t=1,v1=".to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(
+                scan(&stripe, &bad).unwrap_err(),
+                VerifyError::MalformedSignature,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            scan(&stripe, &format!("t=1,v0={sig}")).unwrap_err(),
+            VerifyError::UnsupportedSignatureVersion
+        );
+
+        let sw = presets::standard_webhooks();
+        let b64 = BASE64.encode([1u8; 32]);
+        assert!(scan(&sw, &format!("v1,{b64} v1a,xyz v2,{b64}")).is_ok());
+        for bad in [
+            "v1,".to_owned(),
+            format!("v1,{b64}  v1,{b64}"),
+            format!("v1 {b64}"),
+        ] {
+            assert_eq!(
+                scan(&sw, &bad).unwrap_err(),
+                VerifyError::MalformedSignature,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            scan(&sw, &format!("v0,{b64} v2,{b64}")).unwrap_err(),
+            VerifyError::UnsupportedSignatureVersion
+        );
+    }
+}

@@ -1,0 +1,299 @@
+//! The verifier: a scheme plus keyed MACs, checking deliveries.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+use crate::headers::{self, HeaderLookup};
+use crate::mac::KeyedMac;
+use crate::{
+    json, signature, timestamp, BuildError, DeliveryId, DeliveryIdSource, Part, Scheme, Secret,
+    TimestampSource, VerifyError,
+};
+
+/// Checks deliveries against one scheme and one or more secrets.
+///
+/// Built once at start-up; cheap to clone (an `Arc` inside) and `Send + Sync`.
+/// Each secret's HMAC state is keyed at build time and cloned per delivery.
+/// A delivery signed with any of the secrets passes (rotation).
+///
+/// Verification runs the cheap checks first (headers present and single,
+/// signature syntax and encoding, timestamp window) and only then the MACs. It
+/// feeds the signed parts to the MAC piece by piece, compares in constant time
+/// and, on success, does not allocate.
+///
+/// ```
+/// use hookwarden_core::{presets, Verifier, VerifyError};
+/// use http::HeaderMap;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Rotating secrets: deliveries signed with either pass.
+/// let verifier = Verifier::new(presets::github(), "old-secret")?
+///     .with_secret("It's a Secret to Everybody")?;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(
+///     "x-hub-signature-256",
+///     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".parse()?,
+/// );
+/// let verified = verifier.verify(&headers, b"Hello, World!")?;
+/// assert_eq!(verified.secret_index(), 1);
+///
+/// let err = verifier.verify(&headers, b"Hello, World?").unwrap_err();
+/// assert_eq!(err, VerifyError::SignatureMismatch);
+/// assert_eq!(err.status(), 401);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Clone)]
+struct Inner {
+    scheme: Scheme,
+    keys: Vec<KeyedMac>,
+}
+
+impl Verifier {
+    /// A verifier for `scheme` with one secret, written as the provider writes it.
+    ///
+    /// # Errors
+    /// [`BuildError`] when the scheme contradicts itself or the secret is
+    /// empty, badly encoded or of a length the provider does not issue.
+    pub fn new(scheme: Scheme, secret: impl AsRef<str>) -> Result<Self, BuildError> {
+        scheme.validate()?;
+        let secret = scheme.parse_secret(secret.as_ref())?;
+        Self::from_secrets(scheme, [secret])
+    }
+
+    /// A verifier for `scheme` with already-parsed secrets.
+    ///
+    /// # Errors
+    /// [`BuildError::NoSecret`] when `secrets` is empty, and as [`Verifier::new`].
+    pub fn from_secrets(
+        scheme: Scheme,
+        secrets: impl IntoIterator<Item = Secret>,
+    ) -> Result<Self, BuildError> {
+        scheme.validate()?;
+        let keys = secrets
+            .into_iter()
+            .map(|secret| {
+                scheme.check_secret(&secret)?;
+                KeyedMac::new(scheme.algorithm, &secret)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(BuildError::NoSecret);
+        }
+        Ok(Self {
+            inner: Arc::new(Inner { scheme, keys }),
+        })
+    }
+
+    /// Adds another secret; deliveries signed with any secret pass.
+    ///
+    /// # Errors
+    /// As [`Verifier::new`].
+    pub fn with_secret(mut self, secret: impl AsRef<str>) -> Result<Self, BuildError> {
+        let inner = Arc::make_mut(&mut self.inner);
+        let secret = inner.scheme.parse_secret(secret.as_ref())?;
+        inner
+            .keys
+            .push(KeyedMac::new(inner.scheme.algorithm, &secret)?);
+        Ok(self)
+    }
+
+    /// The scheme this verifier checks.
+    pub fn scheme(&self) -> &Scheme {
+        &self.inner.scheme
+    }
+
+    /// How many secrets the verifier holds.
+    pub fn secret_count(&self) -> usize {
+        self.inner.keys.len()
+    }
+
+    /// Verifies a delivery against the system clock.
+    ///
+    /// # Errors
+    /// [`VerifyError`] saying why the delivery was rejected.
+    pub fn verify<H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+    ) -> Result<Verified, VerifyError> {
+        self.verify_at(headers, body, SystemTime::now())
+    }
+
+    /// Verifies a delivery as if the clock read `now`.
+    ///
+    /// # Errors
+    /// [`VerifyError`] saying why the delivery was rejected.
+    pub fn verify_at<H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        let scheme = &self.inner.scheme;
+
+        // Cheap checks, before any MAC.
+        let signature = headers::single(headers, &scheme.signature_header)?
+            .ok_or(VerifyError::MissingSignature)?;
+        let scanned = signature::scan(scheme, signature)?;
+        let timestamp = match &scheme.timestamp {
+            None => None,
+            Some((source, format)) => {
+                let text = match source {
+                    TimestampSource::Header(name) => headers::required(headers, name)?,
+                    TimestampSource::SignatureParam(_) => {
+                        scanned.timestamp.ok_or(VerifyError::MalformedSignature)?
+                    }
+                };
+                let millis = timestamp::parse(text, *format)?;
+                check_window(scheme, millis, unix_millis(now))?;
+                Some((text, millis))
+            }
+        };
+        let header_id = match &scheme.delivery_id {
+            DeliveryIdSource::Header(name) => headers::single(headers, name)?,
+            _ => None,
+        };
+        for part in &scheme.signed_content {
+            if let Part::Header(name) = part {
+                headers::required(headers, name)?;
+            }
+        }
+
+        // The MACs, one per secret, until one matches.
+        let mut matched = None;
+        for (index, key) in self.inner.keys.iter().enumerate() {
+            let mut mac = key.clone();
+            feed(
+                &mut mac,
+                scheme,
+                headers,
+                timestamp.map(|(text, _)| text),
+                body,
+            )?;
+            if signature::any_matches(scheme, signature, &mac.finalize()) {
+                matched = Some(index);
+                break;
+            }
+        }
+        let secret_index = matched.ok_or(VerifyError::SignatureMismatch)?;
+
+        // Only now is anything read from the body.
+        let delivery_id = match &scheme.delivery_id {
+            DeliveryIdSource::None => None,
+            DeliveryIdSource::Header(_) => header_id.map(DeliveryId::new),
+            DeliveryIdSource::JsonPointer(pointer) => json::read_id(body, pointer.segments()),
+            DeliveryIdSource::BodyDigest => Some(DeliveryId::hex(&Sha256::digest(body))),
+        };
+        Ok(Verified {
+            scheme: Arc::clone(&scheme.name),
+            delivery_id,
+            timestamp: timestamp.and_then(|(_, millis)| system_time(millis)),
+            secret_index,
+        })
+    }
+}
+
+/// Feeds the scheme's signed content to `mac`, part by part. Shared by the
+/// verifier and the signer so that both read the same bytes.
+pub(crate) fn feed<H: HeaderLookup + ?Sized>(
+    mac: &mut KeyedMac,
+    scheme: &Scheme,
+    headers: &H,
+    timestamp: Option<&str>,
+    body: &[u8],
+) -> Result<(), VerifyError> {
+    for part in &scheme.signed_content {
+        match part {
+            Part::Literal(bytes) => mac.update(bytes),
+            Part::Header(name) => mac.update(headers::required(headers, name)?.as_bytes()),
+            // `Scheme::validate` refuses a timestamp part without a timestamp source.
+            Part::Timestamp => mac.update(timestamp.unwrap_or_default().as_bytes()),
+            Part::Body => mac.update(body),
+        }
+    }
+    Ok(())
+}
+
+/// The tolerance window, at one-second resolution.
+fn check_window(scheme: &Scheme, millis: i128, now_millis: i128) -> Result<(), VerifyError> {
+    let (ts, now) = (millis.div_euclid(1000), now_millis.div_euclid(1000));
+    if now - ts > i128::from(scheme.tolerance_past.as_secs()) {
+        Err(VerifyError::StaleTimestamp)
+    } else if ts - now > i128::from(scheme.tolerance_future.as_secs()) {
+        Err(VerifyError::FutureTimestamp)
+    } else {
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch, negative before it.
+pub(crate) fn unix_millis(time: SystemTime) -> i128 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_millis() as i128,
+        Err(before) => -(before.duration().as_millis() as i128),
+    }
+}
+
+fn system_time(millis: i128) -> Option<SystemTime> {
+    let magnitude = Duration::from_millis(u64::try_from(millis.unsigned_abs()).ok()?);
+    if millis >= 0 {
+        UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        UNIX_EPOCH.checked_sub(magnitude)
+    }
+}
+
+/// What passed verification: handed to the handler beside the raw body.
+///
+/// ```
+/// use hookwarden_core::{presets, SignOptions, Signer, Verifier};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let headers = Signer::new(presets::fourpay(), "4pay-secret")?.sign(b"{}", &SignOptions::new())?;
+/// let verifier = Verifier::new(presets::fourpay(), "4pay-secret")?;
+/// let verified = verifier.verify(&headers, b"{}")?;
+/// assert_eq!(verified.scheme(), "4pay");
+/// // 4pay sends no delivery ID: the body's SHA-256 stands in for it.
+/// assert_eq!(verified.delivery_id().map(|id| id.len()), Some(64));
+/// assert_eq!(verified.timestamp(), None);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    scheme: Arc<str>,
+    delivery_id: Option<DeliveryId>,
+    timestamp: Option<SystemTime>,
+    secret_index: usize,
+}
+
+impl Verified {
+    /// The name of the scheme that verified the delivery.
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// The delivery's ID, where the scheme has one and the delivery carries it.
+    pub fn delivery_id(&self) -> Option<&DeliveryId> {
+        self.delivery_id.as_ref()
+    }
+
+    /// The delivery's timestamp, where the scheme has one.
+    pub fn timestamp(&self) -> Option<SystemTime> {
+        self.timestamp
+    }
+
+    /// Which secret matched: its position in the order the secrets were given.
+    pub fn secret_index(&self) -> usize {
+        self.secret_index
+    }
+}

@@ -1,0 +1,25 @@
+//! hookwarden: verify signed webhook deliveries before your handler sees them.
+//!
+//! This facade re-exports [`hookwarden_core`]; the framework adapters and the
+//! Redis store join it behind the features `axum`, `actix` and `redis` as they
+//! land.
+//!
+//! ```
+//! use hookwarden::{presets, Verifier};
+//! use http::HeaderMap;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = Verifier::new(presets::github(), "It's a Secret to Everybody")?;
+//! let mut headers = HeaderMap::new();
+//! headers.insert(
+//!     "x-hub-signature-256",
+//!     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".parse()?,
+//! );
+//! headers.insert("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958".parse()?);
+//! let verified = verifier.verify(&headers, b"Hello, World!")?;
+//! assert_eq!(verified.scheme(), "github");
+//! # Ok(())
+//! # }
+//! ```
+
+pub use hookwarden_core::*;
