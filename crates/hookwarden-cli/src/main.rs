@@ -1,2 +1,288 @@
-//! The `hookwarden` command (work in progress).
-fn main() {}
+//! The `hookwarden` command: sign and verify webhook deliveries from a shell.
+//!
+//! `hookwarden sign` prints the headers a provider would send with a body;
+//! `hookwarden verify` checks a delivery's headers and body and prints the
+//! verified record, or the rejection code, as one JSON line.
+//!
+//! Exit status: 0 when signed or verified, 1 when a delivery is rejected,
+//! 2 on a usage or configuration error (message on stderr). No secret or
+//! signature is ever printed in an error.
+#![forbid(unsafe_code)]
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::builder::PossibleValuesParser;
+use clap::{Parser, Subcommand};
+use hookwarden_core::http::{HeaderMap, HeaderName, HeaderValue};
+use hookwarden_core::{
+    presets, BuildError, Scheme, SignError, SignOptions, Signer, Verified, Verifier,
+};
+
+/// Sign and verify webhook deliveries (HMAC signatures, timestamps, delivery IDs).
+#[derive(Debug, Parser)]
+#[command(name = "hookwarden", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the headers a provider would send with a body, one `Name: value` per line.
+    Sign(SignArgs),
+    /// Check a delivery; print the verified record (exit 0) or `{"error":"<code>"}` (exit 1) as JSON.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `hookwarden sign`.
+#[derive(Debug, clap::Args)]
+struct SignArgs {
+    /// The provider's scheme.
+    #[arg(long, value_name = "NAME", value_parser = scheme_names())]
+    scheme: String,
+    /// The signing secret, written as the provider issues it.
+    #[arg(long, value_name = "S", allow_hyphen_values = true)]
+    secret: String,
+    /// The delivery ID, for schemes that send it in a header (default: derived from the body).
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// The timestamp to sign with, in Unix seconds (default: now).
+    #[arg(long, value_name = "UNIX_SECS")]
+    timestamp: Option<u64>,
+    /// The file holding the body, or `-` for stdin.
+    #[arg(long, value_name = "PATH|-")]
+    body_file: PathBuf,
+}
+
+/// Arguments of `hookwarden verify`.
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// The provider's scheme.
+    #[arg(long, value_name = "NAME", value_parser = scheme_names())]
+    scheme: String,
+    /// A secret, written as the provider issues it; repeat to accept several (rotation).
+    #[arg(
+        long = "secret",
+        value_name = "S",
+        required = true,
+        allow_hyphen_values = true
+    )]
+    secrets: Vec<String>,
+    /// Check the timestamp as if the clock read this, in Unix seconds (default: the system clock).
+    #[arg(long, value_name = "UNIX_SECS")]
+    now: Option<u64>,
+    /// How far the timestamp may lie behind or ahead of the clock, in seconds (default: 300).
+    #[arg(long, value_name = "SECS")]
+    tolerance: Option<u64>,
+    /// A request header as `Name: value`; repeat for each header (a repeated name is sent twice).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<OsString>,
+    /// The file holding the body, or `-` for stdin.
+    #[arg(long, value_name = "PATH|-")]
+    body_file: PathBuf,
+}
+
+/// A usage or configuration error: printed on stderr, exit status 2.
+#[derive(Debug)]
+struct CliError(String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<BuildError> for CliError {
+    fn from(err: BuildError) -> Self {
+        Self(err.to_string())
+    }
+}
+
+impl From<SignError> for CliError {
+    fn from(err: SignError) -> Self {
+        Self(err.to_string())
+    }
+}
+
+impl From<io::Error> for CliError {
+    fn from(err: io::Error) -> Self {
+        Self(format!("cannot write the output: {err}"))
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Sign(args) => sign(args),
+        Command::Verify(args) => verify(args),
+    }
+}
+
+/// `hookwarden sign`: prints each header `Signer::sign` returns.
+fn sign(args: SignArgs) -> Result<ExitCode, CliError> {
+    let signer = Signer::new(scheme(&args.scheme)?, &args.secret)?;
+    let body = read_body(&args.body_file)?;
+    let mut options = SignOptions::new();
+    if let Some(id) = args.id {
+        options = options.with_id(id);
+    }
+    if let Some(secs) = args.timestamp {
+        options = options.with_timestamp(unix_time(secs, "--timestamp")?);
+    }
+    let headers = signer.sign(&body, &options)?;
+
+    let mut out = io::stdout().lock();
+    for (name, value) in &headers {
+        out.write_all(name.as_str().as_bytes())?;
+        out.write_all(b": ")?;
+        out.write_all(value.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hookwarden verify`: exit 0 with the `Verified` record, or 1 with the rejection code.
+fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
+    let mut scheme = scheme(&args.scheme)?;
+    if let Some(secs) = args.tolerance {
+        scheme = scheme.with_tolerance(Duration::from_secs(secs));
+    }
+    let (first, rest) = args
+        .secrets
+        .split_first()
+        .ok_or_else(|| CliError("no --secret given".into()))?;
+    let mut verifier = Verifier::new(scheme, first)?;
+    for secret in rest {
+        verifier = verifier.with_secret(secret)?;
+    }
+    let headers = parse_headers(&args.headers)?;
+    let body = read_body(&args.body_file)?;
+
+    let outcome = match args.now {
+        Some(secs) => verifier.verify_at(&headers, &body, unix_time(secs, "--now")?),
+        None => verifier.verify(&headers, &body),
+    };
+    match outcome {
+        Ok(verified) => {
+            println!("{}", verified_json(&verified));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            println!("{}", serde_json::json!({ "error": err.code() }));
+            eprintln!("rejected: {err}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// The possible values of `--scheme`: the preset names.
+fn scheme_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(presets::NAMES.iter().copied())
+}
+
+/// The preset called `name`.
+fn scheme(name: &str) -> Result<Scheme, CliError> {
+    presets::by_name(name).ok_or_else(|| {
+        CliError(format!(
+            "unknown scheme `{name}`; known schemes: {}",
+            presets::NAMES.join(", ")
+        ))
+    })
+}
+
+/// `secs` after the Unix epoch.
+fn unix_time(secs: u64, flag: &str) -> Result<SystemTime, CliError> {
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(secs))
+        .ok_or_else(|| CliError(format!("{flag} {secs} is out of range")))
+}
+
+/// The body from `path`, or from stdin for `-`.
+fn read_body(path: &Path) -> Result<Vec<u8>, CliError> {
+    let read = if path == Path::new("-") {
+        let mut body = Vec::new();
+        io::stdin().lock().read_to_end(&mut body).map(|_| body)
+    } else {
+        std::fs::read(path)
+    };
+    read.map_err(|err| CliError(format!("cannot read body file `{}`: {err}", path.display())))
+}
+
+/// Parses each `--header 'Name: value'`, appending repeated names. The value
+/// keeps its raw bytes so that the library, not the CLI, judges them; the
+/// error messages never echo a value, which may be a signature.
+fn parse_headers(args: &[OsString]) -> Result<HeaderMap, CliError> {
+    let mut headers = HeaderMap::new();
+    for (index, arg) in args.iter().enumerate() {
+        let position = index + 1;
+        let bytes = arg.as_encoded_bytes();
+        let colon = bytes.iter().position(|&b| b == b':').ok_or_else(|| {
+            CliError(format!(
+                "--header #{position} is not `Name: value` (it has no `:`)"
+            ))
+        })?;
+        let (name, value) = (&bytes[..colon], &bytes[colon + 1..]);
+        let name = HeaderName::from_bytes(name).map_err(|_| {
+            CliError(format!(
+                "--header #{position}: `{}` is not a valid header name",
+                String::from_utf8_lossy(name)
+            ))
+        })?;
+        let value = HeaderValue::from_bytes(trim_spaces(value)).map_err(|_| {
+            CliError(format!(
+                "--header `{name}`: the value holds a control character"
+            ))
+        })?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// `bytes` without the spaces and tabs around it, as HTTP trims a header value.
+fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// Whole seconds since the Unix epoch, rounded towards the past.
+fn unix_secs(time: SystemTime) -> i64 {
+    let saturate = |secs: u64| i64::try_from(secs).unwrap_or(i64::MAX);
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => saturate(after.as_secs()),
+        Err(before) => {
+            let before = before.duration();
+            -saturate(before.as_secs() + u64::from(before.subsec_nanos() > 0))
+        }
+    }
+}
+
+/// The `Verified` record as one JSON line, fields in a fixed order.
+fn verified_json(verified: &Verified) -> String {
+    format!(
+        r#"{{"scheme":{},"delivery_id":{},"timestamp":{},"secret_index":{}}}"#,
+        serde_json::json!(verified.scheme()),
+        serde_json::json!(verified.delivery_id().map(|id| id.as_str())),
+        serde_json::json!(verified.timestamp().map(unix_secs)),
+        verified.secret_index(),
+    )
+}

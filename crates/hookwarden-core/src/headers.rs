@@ -67,18 +67,20 @@ pub(crate) fn single<'a, H: HeaderLookup + ?Sized>(
         Lookup::Repeated => Err(VerifyError::DuplicateHeader {
             name: name.as_str().to_owned(),
         }),
-        Lookup::One(bytes) => {
-            let visible = bytes
-                .iter()
-                .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
-            match std::str::from_utf8(bytes) {
-                Ok(text) if visible => Ok(Some(text)),
-                _ => Err(VerifyError::InvalidHeader {
-                    name: name.as_str().to_owned(),
-                }),
-            }
-        }
+        Lookup::One(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) if is_visible_ascii(bytes) => Ok(Some(text)),
+            _ => Err(VerifyError::InvalidHeader {
+                name: name.as_str().to_owned(),
+            }),
+        },
     }
+}
+
+/// Visible ASCII and tab: the only header bytes the verifier reads.
+pub(crate) fn is_visible_ascii(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
 }
 
 /// Like [`single`], but an absent header is [`VerifyError::MissingHeader`].

@@ -1,11 +1,17 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+mod dedupe;
 mod delivery;
 mod error;
 mod headers;
 mod json;
 mod mac;
+mod memory;
 pub mod presets;
 mod scheme;
 mod secret;
@@ -14,9 +20,14 @@ mod signer;
 mod timestamp;
 mod verifier;
 
+pub use dedupe::{
+    dedupe_key, DedupeStore, Rejection, Reservation, Token, DEFAULT_LEASE, DEFAULT_RETENTION,
+    DUPLICATE_BODY,
+};
 pub use delivery::DeliveryId;
 pub use error::{BuildError, SignError, VerifyError};
 pub use headers::{HeaderLookup, Lookup};
+pub use memory::{MemoryStore, DEFAULT_CAPACITY};
 pub use scheme::{
     Algorithm, DeliveryIdSource, Encoding, JsonPointer, Part, Scheme, SignatureSyntax,
     TimestampFormat, TimestampSource, DEFAULT_TOLERANCE,

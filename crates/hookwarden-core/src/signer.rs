@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
 
+use crate::headers;
 use crate::mac::KeyedMac;
 use crate::verifier::{feed, unix_millis};
 use crate::{
@@ -185,8 +186,34 @@ impl Signer {
     }
 }
 
+/// A value the verifier will read back unchanged: visible ASCII, and no
+/// spaces or tabs at either end (HTTP strips those in transit).
 fn header_value(name: &HeaderName, value: &str) -> Result<HeaderValue, SignError> {
-    HeaderValue::from_str(value).map_err(|_| SignError::InvalidHeaderValue {
+    let invalid = || SignError::InvalidHeaderValue {
         name: name.as_str().to_owned(),
-    })
+    };
+    if !headers::is_visible_ascii(value.as_bytes()) || value.trim_matches([' ', '\t']) != value {
+        return Err(invalid());
+    }
+    HeaderValue::from_str(value).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets;
+
+    #[test]
+    fn values_the_verifier_would_not_read_back_are_refused() {
+        let signer = Signer::new(presets::github(), "abc").unwrap();
+        for id in ["café", " x", "x ", "\tx", "a\u{7f}b"] {
+            let err = signer
+                .sign(b"{}", &SignOptions::new().with_id(id))
+                .unwrap_err();
+            assert_eq!(err.code(), "invalid_header_value", "{id:?}");
+        }
+        assert!(signer
+            .sign(b"{}", &SignOptions::new().with_id("a b"))
+            .is_ok());
+    }
 }

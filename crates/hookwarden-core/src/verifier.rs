@@ -21,7 +21,8 @@ use crate::{
 /// Verification runs the cheap checks first (headers present and single,
 /// signature syntax and encoding, timestamp window) and only then the MACs. It
 /// feeds the signed parts to the MAC piece by piece, compares in constant time
-/// and, on success, does not allocate.
+/// and, on success, does not allocate (except for a delivery ID over 64 bytes,
+/// or a JSON body whose ID member is written with escapes).
 ///
 /// ```
 /// use hookwarden_core::{presets, Verifier, VerifyError};
@@ -189,13 +190,25 @@ impl Verifier {
         // Only now is anything read from the body.
         let delivery_id = match &scheme.delivery_id {
             DeliveryIdSource::None => None,
-            DeliveryIdSource::Header(_) => header_id.map(DeliveryId::new),
+            DeliveryIdSource::Header(_) => {
+                header_id.filter(|id| !id.is_empty()).map(DeliveryId::new)
+            }
             DeliveryIdSource::JsonPointer(pointer) => json::read_id(body, pointer.segments()),
             DeliveryIdSource::BodyDigest => Some(DeliveryId::hex(&Sha256::digest(body))),
+        };
+        // An ID header outside the signed content could be rewritten by whoever
+        // replays a captured delivery: it is reported, but not trusted for dedupe.
+        let id_signed = match &scheme.delivery_id {
+            DeliveryIdSource::Header(name) => scheme
+                .signed_content
+                .iter()
+                .any(|part| matches!(part, Part::Header(signed) if signed == name)),
+            _ => true,
         };
         Ok(Verified {
             scheme: Arc::clone(&scheme.name),
             delivery_id,
+            id_signed,
             timestamp: timestamp.and_then(|(_, millis)| system_time(millis)),
             secret_index,
         })
@@ -272,6 +285,7 @@ fn system_time(millis: i128) -> Option<SystemTime> {
 pub struct Verified {
     scheme: Arc<str>,
     delivery_id: Option<DeliveryId>,
+    id_signed: bool,
     timestamp: Option<SystemTime>,
     secret_index: usize,
 }
@@ -282,9 +296,17 @@ impl Verified {
         &self.scheme
     }
 
-    /// The delivery's ID, where the scheme has one and the delivery carries it.
+    /// The delivery's ID, where the scheme has one and the delivery carries it
+    /// (an empty header or JSON string is no ID).
     pub fn delivery_id(&self) -> Option<&DeliveryId> {
         self.delivery_id.as_ref()
+    }
+
+    /// Whether the signature covers the delivery ID: true when the ID comes
+    /// from the body or from a signed header (Standard Webhooks' `webhook-id`),
+    /// false for an ID header the provider does not sign (GitHub, Shopify, NTX Pay).
+    pub fn delivery_id_is_signed(&self) -> bool {
+        self.id_signed && self.delivery_id.is_some()
     }
 
     /// The delivery's timestamp, where the scheme has one.

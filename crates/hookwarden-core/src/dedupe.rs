@@ -1,0 +1,247 @@
+//! Deduplication by delivery ID: the store contract both adapters drive.
+//!
+//! Each key (`namespace:delivery-id`) moves through a small state machine,
+//! touched only after the signature passed:
+//!
+//! ```text
+//! ABSENT --reserve(lease)--> IN_FLIGHT --complete(retention)--> DONE --retention ends--> ABSENT
+//!                            IN_FLIGHT --release / lease ends--> ABSENT
+//! ```
+//!
+//! A duplicate of a DONE delivery is answered 200 without running the handler;
+//! a duplicate of an IN_FLIGHT one gets 409 so that the provider retries later.
+//!
+//! ```
+//! use std::time::Duration;
+//! use hookwarden_core::{DedupeStore, MemoryStore, Reservation};
+//!
+//! # async fn demo() -> Result<(), std::convert::Infallible> {
+//! let store = MemoryStore::new();
+//! let Reservation::Acquired(token) = store.reserve("ntxpay:evt_1", Duration::from_secs(60)).await? else {
+//!     unreachable!("a new key is free");
+//! };
+//! assert_eq!(store.reserve("ntxpay:evt_1", Duration::from_secs(60)).await?, Reservation::InFlight);
+//! store.complete("ntxpay:evt_1", token, Duration::from_secs(3600)).await?;
+//! assert_eq!(store.reserve("ntxpay:evt_1", Duration::from_secs(60)).await?, Reservation::Done);
+//! # Ok(())
+//! # }
+//! # demo_on(demo());
+//! # fn demo_on(f: impl std::future::Future<Output = Result<(), std::convert::Infallible>>) {
+//! #     let mut f = std::pin::pin!(f);
+//! #     let waker = std::task::Waker::noop();
+//! #     let mut cx = std::task::Context::from_waker(&waker);
+//! #     assert!(matches!(f.as_mut().poll(&mut cx), std::task::Poll::Ready(Ok(()))));
+//! # }
+//! ```
+
+use std::fmt::{self, Write as _};
+use std::future::Future;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::{Verified, VerifyError};
+
+/// How long a reservation holds a key before it frees itself, by default.
+/// A handler that runs longer than this may be run again by a retry.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// How long a completed delivery is remembered, by default: 72 hours, since
+/// providers retry for up to three days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(72 * 3600);
+
+/// The body of the 200 answered for a duplicate of a handled delivery.
+pub const DUPLICATE_BODY: &str = r#"{"status":"duplicate"}"#;
+
+/// Proof of a reservation: only its holder can complete or release the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Token(u128);
+
+impl Token {
+    /// A token from the store's own unique value.
+    pub const fn new(value: u128) -> Self {
+        Self(value)
+    }
+
+    /// The token's value, for stores that persist it.
+    pub const fn get(self) -> u128 {
+        self.0
+    }
+}
+
+/// What [`DedupeStore::reserve`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The key was free and is now held with this token: run the handler.
+    Acquired(Token),
+    /// Another attempt holds the key: answer 409 so the provider retries.
+    InFlight,
+    /// The delivery was already handled: answer 200 without the handler.
+    Done,
+}
+
+/// Where delivery IDs are remembered.
+///
+/// # Contract
+/// - `reserve` atomically takes an absent (or expired) key for `lease` and
+///   returns a fresh token; otherwise it reports `InFlight` or `Done`.
+/// - `complete` turns the key held with `token` into DONE for `retention`,
+///   even if the lease has ended, as long as no other attempt took the key
+///   (a handler slower than its lease that answered 2xx is still recorded;
+///   a key that was dropped meanwhile is recorded DONE anew).
+/// - `release` frees the key held with `token`.
+/// - `complete` and `release` with a token that no longer holds the key
+///   (another attempt took it after the lease ended) change nothing and succeed.
+/// - An `Err` means the store could not answer; adapters then refuse the
+///   delivery with 503 rather than risk running it twice.
+///
+/// The futures are `Send`, so the trait serves multi-threaded runtimes; no
+/// `async_trait` boxing is involved.
+pub trait DedupeStore: Send + Sync {
+    /// Why the store could not answer.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Takes `key` for `lease` if it is free.
+    fn reserve(
+        &self,
+        key: &str,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Reservation, Self::Error>> + Send;
+
+    /// Marks the delivery held with `token` as handled, for `retention`.
+    fn complete(
+        &self,
+        key: &str,
+        token: Token,
+        retention: Duration,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Frees the key held with `token`, so that a retry runs the handler.
+    fn release(
+        &self,
+        key: &str,
+        token: Token,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// The dedupe key of a verified delivery: `namespace:<delivery-id>` when the
+/// signature covers the ID, else `namespace:sha256:<hex of the body>`.
+///
+/// An ID header the provider does not sign (GitHub, Shopify, NTX Pay) is not
+/// trusted: whoever replays a captured delivery could change it and slip
+/// past dedupe. For those schemes the body, which the signature does cover,
+/// is the key; a provider's retry resends the same body.
+///
+/// ```
+/// use hookwarden_core::{dedupe_key, presets, SignOptions, Signer, Verifier};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let scheme = presets::standard_webhooks();
+/// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// let headers = Signer::new(scheme.clone(), secret)?.sign(b"{}", &SignOptions::new().with_id("msg_1"))?;
+/// let verified = Verifier::new(scheme, secret)?.verify(&headers, b"{}")?;
+/// assert_eq!(dedupe_key("sw", &verified, b"{}"), "sw:msg_1");
+///
+/// // GitHub does not sign X-GitHub-Delivery: the body is the key.
+/// let headers = Signer::new(presets::github(), "s3cret")?.sign(b"{}", &SignOptions::new().with_id("d-1"))?;
+/// let verified = Verifier::new(presets::github(), "s3cret")?.verify(&headers, b"{}")?;
+/// assert!(dedupe_key("github", &verified, b"{}").starts_with("github:sha256:44136fa3"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn dedupe_key(namespace: &str, verified: &Verified, body: &[u8]) -> String {
+    match verified.delivery_id() {
+        Some(id) if verified.delivery_id_is_signed() => format!("{namespace}:{id}"),
+        _ => {
+            let mut key = format!("{namespace}:sha256:");
+            for byte in Sha256::digest(body) {
+                // Writing to a String cannot fail.
+                let _ = write!(key, "{byte:02x}");
+            }
+            key
+        }
+    }
+}
+
+/// Why an adapter answered instead of the handler. Both adapters map these
+/// to the same status and the same `{"error":"<code>"}` body.
+///
+/// ```
+/// use hookwarden_core::{Rejection, VerifyError};
+///
+/// let rejection = Rejection::from(VerifyError::StaleTimestamp);
+/// assert_eq!(rejection.status(), 401);
+/// assert_eq!(rejection.body(), r#"{"error":"stale_timestamp"}"#);
+/// assert_eq!(Rejection::InFlight.status(), 409);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The delivery failed verification.
+    Verify(VerifyError),
+    /// The body is larger than the limit (by `Content-Length` or as read): 413.
+    BodyTooLarge,
+    /// The body could not be read (the client went away, a bad chunk): 400.
+    BodyRead,
+    /// The same delivery is being handled right now: 409, retry later.
+    InFlight,
+    /// The dedupe store did not answer: 503, retry later.
+    StoreUnavailable,
+}
+
+impl Rejection {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Verify(err) => err.code(),
+            Self::BodyTooLarge => "body_too_large",
+            Self::BodyRead => "body_read_failed",
+            Self::InFlight => "in_flight",
+            Self::StoreUnavailable => "store_unavailable",
+        }
+    }
+
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            Self::Verify(err) => err.status(),
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyRead => StatusCode::BAD_REQUEST,
+            Self::InFlight => StatusCode::CONFLICT,
+            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The response body: `{"error":"<code>"}` (codes need no JSON escaping).
+    pub fn body(&self) -> String {
+        format!(r#"{{"error":"{}"}}"#, self.code())
+    }
+}
+
+impl From<VerifyError> for Rejection {
+    fn from(err: VerifyError) -> Self {
+        Self::Verify(err)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Verify(err) => err.fmt(f),
+            Self::BodyTooLarge => f.write_str("the body is larger than the limit"),
+            Self::BodyRead => f.write_str("the body could not be read"),
+            Self::InFlight => f.write_str("the same delivery is being handled"),
+            Self::StoreUnavailable => f.write_str("the dedupe store did not answer"),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Verify(err) => Some(err),
+            _ => None,
+        }
+    }
+}
