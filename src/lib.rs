@@ -1,8 +1,9 @@
 //! hookwarden: verify signed webhook deliveries before your handler sees them.
 //!
-//! This facade re-exports [`hookwarden_core`]; the framework adapters and the
-//! Redis store join it behind the features `axum`, `actix` and `redis` as they
-//! land.
+//! This facade re-exports [`hookwarden_core`] at its root and the framework
+//! adapters behind features: [`tower`] (features `tower`, and `axum` for the
+//! axum extractors, on by default). The actix-web adapter and the Redis store
+//! join it as the features `actix` and `redis`.
 //!
 //! ```
 //! use hookwarden::{presets, Verifier};
@@ -24,6 +25,15 @@
 #![forbid(unsafe_code)]
 
 pub use hookwarden_core::*;
+
+/// The tower layer and, with the `axum` feature, the axum extractors.
+#[cfg(feature = "tower")]
+pub mod tower {
+    pub use hookwarden_tower::*;
+}
+
+#[cfg(feature = "tower")]
+pub use hookwarden_tower::WebhookLayer;
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]
