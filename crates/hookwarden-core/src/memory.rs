@@ -112,26 +112,22 @@ impl MemoryStore {
     fn reserve_now(&self, key: &str, lease: Duration) -> Reservation {
         let now = self.now();
         let mut shard = self.shard(key);
+        let fresh = || Slot {
+            token: self.inner.next_token.fetch_add(1, Ordering::Relaxed),
+            expires: now.saturating_add(millis(lease)),
+        };
         let token = match shard.slots.get_mut(key) {
             Some(slot) if slot.expires > now && slot.token == DONE => return Reservation::Done,
             Some(slot) if slot.expires > now => return Reservation::InFlight,
             Some(slot) => {
                 // Expired: the key is free again and keeps its place in line.
-                let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
-                *slot = Slot {
-                    token,
-                    expires: now.saturating_add(millis(lease)),
-                };
-                token
+                *slot = fresh();
+                slot.token
             }
             None => {
-                let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
-                let slot = Slot {
-                    token,
-                    expires: now.saturating_add(millis(lease)),
-                };
+                let slot = fresh();
                 self.insert(&mut shard, key, slot, now);
-                token
+                slot.token
             }
         };
         Reservation::Acquired(Token::new(u128::from(token)))
