@@ -34,13 +34,13 @@
 //! # }
 //! ```
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::{Verified, VerifyError};
+use crate::{DeliveryId, Verified, VerifyError};
 
 /// How long a reservation holds a key before it frees itself, by default.
 /// A handler that runs longer than this may be run again by a retry.
@@ -152,14 +152,10 @@ pub trait DedupeStore: Send + Sync {
 pub fn dedupe_key(namespace: &str, verified: &Verified, body: &[u8]) -> String {
     match verified.delivery_id() {
         Some(id) if verified.delivery_id_is_signed() => format!("{namespace}:{id}"),
-        _ => {
-            let mut key = format!("{namespace}:sha256:");
-            for byte in Sha256::digest(body) {
-                // Writing to a String cannot fail.
-                let _ = write!(key, "{byte:02x}");
-            }
-            key
-        }
+        _ => format!(
+            "{namespace}:sha256:{}",
+            DeliveryId::hex(&Sha256::digest(body))
+        ),
     }
 }
 

@@ -394,6 +394,19 @@ impl Scheme {
         Ok(secret)
     }
 
+    /// Whether the signature covers the delivery ID. An ID header outside the
+    /// signed content could be rewritten by whoever replays a captured
+    /// delivery: it is reported, but not trusted for dedupe.
+    pub(crate) fn signs_delivery_id(&self) -> bool {
+        match &self.delivery_id {
+            DeliveryIdSource::Header(name) => self
+                .signed_content
+                .iter()
+                .any(|part| matches!(part, Part::Header(signed) if signed == name)),
+            _ => true,
+        }
+    }
+
     pub(crate) fn check_secret(&self, secret: &Secret) -> Result<(), BuildError> {
         match self.secret_length {
             Some((min, max)) if !(min..=max).contains(&secret.len()) => {

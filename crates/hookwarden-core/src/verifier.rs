@@ -56,6 +56,8 @@ pub struct Verifier {
 struct Inner {
     scheme: Scheme,
     keys: Vec<KeyedMac>,
+    /// Whether the signature covers the delivery ID; fixed by the scheme.
+    id_signed: bool,
 }
 
 impl Verifier {
@@ -89,8 +91,13 @@ impl Verifier {
         if keys.is_empty() {
             return Err(BuildError::NoSecret);
         }
+        let id_signed = scheme.signs_delivery_id();
         Ok(Self {
-            inner: Arc::new(Inner { scheme, keys }),
+            inner: Arc::new(Inner {
+                scheme,
+                keys,
+                id_signed,
+            }),
         })
     }
 
@@ -196,19 +203,10 @@ impl Verifier {
             DeliveryIdSource::JsonPointer(pointer) => json::read_id(body, pointer.segments()),
             DeliveryIdSource::BodyDigest => Some(DeliveryId::hex(&Sha256::digest(body))),
         };
-        // An ID header outside the signed content could be rewritten by whoever
-        // replays a captured delivery: it is reported, but not trusted for dedupe.
-        let id_signed = match &scheme.delivery_id {
-            DeliveryIdSource::Header(name) => scheme
-                .signed_content
-                .iter()
-                .any(|part| matches!(part, Part::Header(signed) if signed == name)),
-            _ => true,
-        };
         Ok(Verified {
             scheme: Arc::clone(&scheme.name),
             delivery_id,
-            id_signed,
+            id_signed: self.inner.id_signed,
             timestamp: timestamp.and_then(|(_, millis)| system_time(millis)),
             secret_index,
         })

@@ -327,26 +327,22 @@ where
         Ok(Reservation::InFlight) => {
             return Ok(reject(&config, &Rejection::InFlight, Some(&verified)))
         }
-        Err(err) if config.fail_open => {
-            tracing::error!(
-                scheme = %config.verifier.scheme().name(),
-                delivery_id = ?verified.delivery_id().map(|id| id.as_str()),
-                error = %err,
-                "dedupe store failed; running the handler without dedupe (fail-open)"
-            );
-        }
         Err(err) => {
             tracing::error!(
                 scheme = %config.verifier.scheme().name(),
                 delivery_id = ?verified.delivery_id().map(|id| id.as_str()),
                 error = %err,
+                fail_open = config.fail_open,
                 "dedupe store failed"
             );
-            return Ok(reject(
-                &config,
-                &Rejection::StoreUnavailable,
-                Some(&verified),
-            ));
+            if !config.fail_open {
+                return Ok(reject(
+                    &config,
+                    &Rejection::StoreUnavailable,
+                    Some(&verified),
+                ));
+            }
+            // Fail-open: run the handler without dedupe.
         }
     }
 
