@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hookwarden_core::{
-    presets, DedupeStore, MemoryStore, Reservation, SignOptions, Signer, Token, Verified, Verifier,
+    presets, DedupeStore, Gate, MemoryStore, Reservation, SignOptions, Signer, Token, Verified,
+    Verifier,
 };
 use http::HeaderMap;
 use http_body::Frame;
@@ -896,25 +897,31 @@ mod apps {
         let route = |path: &str, layer| app_with(&probe, path, post(handler), layer);
         let app = route(
             "/ntxpay",
-            WebhookLayer::new(verifier())
-                .with_body_limit(LIMIT)
-                .with_store(store.clone()),
+            WebhookLayer::new(
+                Gate::new(verifier())
+                    .with_body_limit(LIMIT)
+                    .with_store(store.clone()),
+            ),
         )
         .merge(route(
             "/sw",
-            WebhookLayer::new(sw_verifier())
-                .with_body_limit(LIMIT)
-                .with_store(store.clone()),
+            WebhookLayer::new(
+                Gate::new(sw_verifier())
+                    .with_body_limit(LIMIT)
+                    .with_store(store.clone()),
+            ),
         ))
         .merge(route(
             "/down",
-            WebhookLayer::new(verifier()).with_store(CountingStore::down()),
+            WebhookLayer::new(Gate::new(verifier()).with_store(CountingStore::down())),
         ))
         .merge(route(
             "/fail-open",
-            WebhookLayer::new(verifier())
-                .with_store(CountingStore::down())
-                .with_fail_open(true),
+            WebhookLayer::new(
+                Gate::new(verifier())
+                    .with_store(CountingStore::down())
+                    .with_fail_open(true),
+            ),
         ));
         Fixture { app, probe, store }
     }
