@@ -2,8 +2,9 @@
 //!
 //! This facade re-exports [`hookwarden_core`] at its root and the framework
 //! adapters behind features: [`tower`] (features `tower`, and `axum` for the
-//! axum extractors, on by default). The actix-web adapter and the Redis store
-//! join it as the features `actix` and `redis`.
+//! axum extractors, on by default) and `actix` (the actix-web middleware, as
+//! `hookwarden::actix`). Both adapters take a [`Gate`]: the same checks, the
+//! same answers.
 //!
 //! ```
 //! use hookwarden::{presets, Verifier};
@@ -34,6 +35,12 @@ pub mod tower {
 
 #[cfg(feature = "tower")]
 pub use hookwarden_tower::WebhookLayer;
+
+/// The actix-web middleware (`Webhook`) and its `Delivery` extractor.
+#[cfg(feature = "actix")]
+pub mod actix {
+    pub use hookwarden_actix::*;
+}
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]
