@@ -160,7 +160,8 @@ pub fn dedupe_key(namespace: &str, verified: &Verified, body: &[u8]) -> String {
 }
 
 /// Why an adapter answered instead of the handler. Both adapters map these
-/// to the same status and the same `{"error":"<code>"}` body.
+/// to the same status and body: `{"error":"<code>"}`, or for a duplicate of
+/// a handled delivery, 200 `{"status":"duplicate"}`.
 ///
 /// ```
 /// use hookwarden_core::{Rejection, VerifyError};
@@ -183,6 +184,11 @@ pub enum Rejection {
     InFlight,
     /// The dedupe store did not answer: 503, retry later.
     StoreUnavailable,
+    /// The delivery was already handled: 200, so that the provider stops.
+    Duplicate,
+    /// A handler asked for the verified delivery on a route without the
+    /// webhook layer or middleware: a server bug, 500.
+    MissingLayer,
 }
 
 impl Rejection {
@@ -194,6 +200,8 @@ impl Rejection {
             Self::BodyRead => "body_read_failed",
             Self::InFlight => "in_flight",
             Self::StoreUnavailable => "store_unavailable",
+            Self::Duplicate => "duplicate",
+            Self::MissingLayer => "webhook_layer_missing",
         }
     }
 
@@ -206,12 +214,51 @@ impl Rejection {
             Self::BodyRead => StatusCode::BAD_REQUEST,
             Self::InFlight => StatusCode::CONFLICT,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Duplicate => StatusCode::OK,
+            Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// The response body: `{"error":"<code>"}` (codes need no JSON escaping).
+    /// The response body, JSON: `{"error":"<code>"}` (codes need no
+    /// escaping), or [`DUPLICATE_BODY`] for a duplicate.
     pub fn body(&self) -> String {
-        format!(r#"{{"error":"{}"}}"#, self.code())
+        match self {
+            Self::Duplicate => DUPLICATE_BODY.to_owned(),
+            _ => format!(r#"{{"error":"{}"}}"#, self.code()),
+        }
+    }
+
+    /// Emits the `tracing` event every adapter logs for this answer: the
+    /// code, status, scheme and delivery ID (never a secret or a signature).
+    /// A duplicate is logged at `INFO`, a missing layer at `ERROR`, every
+    /// other rejection at `WARN`.
+    pub fn log(&self, scheme: &str, verified: Option<&Verified>) {
+        let code = self.code();
+        let status = self.status().as_u16();
+        let delivery_id = verified
+            .and_then(Verified::delivery_id)
+            .map(DeliveryId::as_str);
+        match self {
+            Self::Duplicate => tracing::info!(
+                code,
+                status,
+                scheme,
+                delivery_id,
+                "duplicate webhook delivery answered without the handler"
+            ),
+            Self::MissingLayer => tracing::error!(
+                code,
+                status,
+                "the route has no webhook layer, so no delivery was verified"
+            ),
+            _ => tracing::warn!(
+                code,
+                status,
+                scheme,
+                delivery_id,
+                "webhook delivery rejected"
+            ),
+        }
     }
 }
 
@@ -229,6 +276,8 @@ impl fmt::Display for Rejection {
             Self::BodyRead => f.write_str("the body could not be read"),
             Self::InFlight => f.write_str("the same delivery is being handled"),
             Self::StoreUnavailable => f.write_str("the dedupe store did not answer"),
+            Self::Duplicate => f.write_str("the delivery was already handled"),
+            Self::MissingLayer => f.write_str("the route has no webhook layer"),
         }
     }
 }

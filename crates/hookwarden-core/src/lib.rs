@@ -8,6 +8,7 @@
 mod dedupe;
 mod delivery;
 mod error;
+mod gate;
 mod headers;
 mod json;
 mod mac;
@@ -26,6 +27,7 @@ pub use dedupe::{
 };
 pub use delivery::DeliveryId;
 pub use error::{BuildError, SignError, VerifyError};
+pub use gate::{Admitted, Gate, DEFAULT_BODY_LIMIT};
 pub use headers::{HeaderLookup, Lookup};
 pub use memory::{MemoryStore, DEFAULT_CAPACITY};
 pub use scheme::{

@@ -11,7 +11,7 @@ use hookwarden_core::{Rejection, Verified, Verifier};
 use http::request::Parts;
 use http::StatusCode;
 
-use crate::service::rejection_response;
+use crate::service::answer;
 
 /// The [`Verified`] record that [`WebhookLayer`](crate::WebhookLayer) put in
 /// the request, as a handler argument.
@@ -56,12 +56,12 @@ pub struct MissingLayer;
 impl MissingLayer {
     /// The status answered: 500.
     pub fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
+        Rejection::MissingLayer.status()
     }
 
     /// The body answered.
-    pub fn body_text(&self) -> &'static str {
-        r#"{"error":"webhook_layer_missing"}"#
+    pub fn body_text(&self) -> String {
+        Rejection::MissingLayer.body()
     }
 }
 
@@ -75,13 +75,9 @@ impl std::error::Error for MissingLayer {}
 
 impl IntoResponse for MissingLayer {
     fn into_response(self) -> Response {
-        tracing::error!("{self}");
-        (
-            self.status(),
-            [(http::header::CONTENT_TYPE, "application/json")],
-            self.body_text(),
-        )
-            .into_response()
+        let rejection = Rejection::MissingLayer;
+        rejection.log("", None);
+        answer::<Body>(&rejection).map(Body::new)
     }
 }
 
@@ -187,6 +183,7 @@ impl std::error::Error for WebhookRejection {
 
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
-        rejection_response::<Body>(&self.scheme, &self.rejection, None).map(Body::new)
+        self.rejection.log(&self.scheme, None);
+        answer::<Body>(&self.rejection).map(Body::new)
     }
 }

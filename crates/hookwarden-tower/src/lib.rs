@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use axum::{routing::post, Router};
-//! use hookwarden_core::{presets, Verifier};
+//! use hookwarden_core::{presets, Gate, Verifier};
 //! use hookwarden_tower::{Delivery, WebhookLayer};
 //!
 //! async fn on_ntxpay(delivery: Delivery, body: bytes::Bytes) -> &'static str {
@@ -17,7 +17,7 @@
 //! let verifier = Verifier::new(presets::ntxpay(), "whsec_development_only")?;
 //! let app: Router = Router::new()
 //!     .route("/webhooks/ntxpay", post(on_ntxpay))
-//!     .route_layer(WebhookLayer::new(verifier).with_body_limit(256 * 1024));
+//!     .route_layer(WebhookLayer::new(Gate::new(verifier).with_body_limit(256 * 1024)));
 //! # Ok(())
 //! # }
 //! ```
@@ -36,4 +36,4 @@ mod extract;
 pub use body::{BufferedBody, ResponseBody};
 #[cfg(feature = "axum")]
 pub use extract::{Delivery, MissingLayer, VerifiedWebhook, WebhookRejection};
-pub use service::{ResponseFuture, Webhook, WebhookLayer, DEFAULT_BODY_LIMIT};
+pub use service::{ResponseFuture, Webhook, WebhookLayer};

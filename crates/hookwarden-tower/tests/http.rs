@@ -5,6 +5,7 @@
 
 mod support;
 
+use hookwarden_core::Gate;
 use hookwarden_tower::WebhookLayer;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -98,9 +99,11 @@ async fn a_chunked_body_far_over_the_limit_is_cut_early() {
     let store = CountingStore::new();
     let app = app(
         &probe,
-        WebhookLayer::new(verifier())
-            .with_body_limit(64 * 1024)
-            .with_store(store.clone()),
+        WebhookLayer::new(
+            Gate::new(verifier())
+                .with_body_limit(64 * 1024)
+                .with_store(store.clone()),
+        ),
     );
     let addr = serve(app).await;
     let total: u64 = 16 * 1024 * 1024;

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hookwarden_core::Verified;
+use hookwarden_core::{Gate, Verified};
 use hookwarden_tower::WebhookLayer;
 use http::{Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
@@ -25,11 +25,11 @@ async fn serve_hyper(probe: &Arc<Probe>, store: CountingStore) -> SocketAddr {
     let probe = Arc::clone(probe);
     let service = tower::ServiceBuilder::new()
         .map_request(|req: Request<Incoming>| req.map(BodyExt::boxed))
-        .layer(
-            WebhookLayer::new(verifier())
+        .layer(WebhookLayer::new(
+            Gate::new(verifier())
                 .with_store(store)
                 .with_body_limit(LIMIT),
-        )
+        ))
         .service_fn(move |req: Request<BoxBody<Bytes, hyper::Error>>| {
             let probe = Arc::clone(&probe);
             async move {

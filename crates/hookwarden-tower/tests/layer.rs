@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use axum::routing::{any, post, put};
 use axum::Router;
 use bytes::Bytes;
-use hookwarden_core::MemoryStore;
+use hookwarden_core::{Gate, MemoryStore};
 use hookwarden_tower::WebhookLayer;
 use support::*;
 use tower::ServiceExt;
@@ -357,11 +357,11 @@ async fn a_panicking_handler_frees_the_delivery_at_once() {
         for kind in KINDS {
             let probe = Probe::scripted([Reply::Panic]);
             let store = CountingStore::new();
-            let mut layer = WebhookLayer::new(verifier()).with_store(store.clone());
+            let mut gate = Gate::new(verifier()).with_store(store.clone());
             if let Some(lease) = lease {
-                layer = layer.with_lease(lease);
+                gate = gate.with_lease(lease);
             }
-            let client = kind.client(app(&probe, layer)).await;
+            let client = kind.client(app(&probe, WebhookLayer::new(gate))).await;
             let req = Req::signed(HOOK, BODY, "evt-panic");
 
             // oneshot: the panic reaches the caller; HTTP: the connection
@@ -385,9 +385,11 @@ async fn a_cancelled_handler_frees_the_memory_store_at_once() {
     for kind in KINDS {
         let probe = Probe::scripted([Reply::Hold]);
         let store = MemoryStore::new();
-        let layer = WebhookLayer::new(verifier())
-            .with_store(store.clone())
-            .with_lease(Duration::from_secs(60));
+        let layer = WebhookLayer::new(
+            Gate::new(verifier())
+                .with_store(store.clone())
+                .with_lease(Duration::from_secs(60)),
+        );
         let client = kind.client(app(&probe, layer)).await;
         let req = Req::signed(HOOK, BODY, "evt-cancel");
 
@@ -408,9 +410,11 @@ async fn a_cancelled_handler_frees_a_slow_store_after_the_lease() {
     for kind in KINDS {
         let probe = Probe::scripted([Reply::Hold]);
         let store = CountingStore::lazy_release();
-        let layer = WebhookLayer::new(verifier())
-            .with_store(store.clone())
-            .with_lease(lease);
+        let layer = WebhookLayer::new(
+            Gate::new(verifier())
+                .with_store(store.clone())
+                .with_lease(lease),
+        );
         let client = kind.client(app(&probe, layer)).await;
         let req = Req::signed(HOOK, BODY, "evt-cancel");
 
@@ -569,7 +573,10 @@ async fn works_with_layer_and_route_layer() {
 #[tokio::test]
 async fn content_length_over_the_limit_is_answered_without_reading_the_body() {
     let probe = Probe::new();
-    let app = app(&probe, WebhookLayer::new(verifier()).with_body_limit(LIMIT));
+    let app = app(
+        &probe,
+        WebhookLayer::new(Gate::new(verifier()).with_body_limit(LIMIT)),
+    );
     // A body that never ends and never yields: only an answer that does not
     // read it can come back.
     let body = Chunks::new([]).stalled();
@@ -593,7 +600,10 @@ async fn an_endless_body_is_cut_at_the_limit() {
     let probe = Probe::new();
     let limit = 64 * 1024;
     let chunk = 8 * 1024;
-    let app = app(&probe, WebhookLayer::new(verifier()).with_body_limit(limit));
+    let app = app(
+        &probe,
+        WebhookLayer::new(Gate::new(verifier()).with_body_limit(limit)),
+    );
     let body = Chunks::endless(Bytes::from(vec![b'x'; chunk]));
     let polls = body.polls();
     let mut req = Req::signed(HOOK, BODY, "evt-endless").to_http();
@@ -642,7 +652,7 @@ async fn a_replay_under_another_delivery_id_is_a_duplicate() {
 async fn a_handler_slower_than_its_lease_is_still_remembered() {
     for kind in KINDS {
         let probe = Probe::scripted([Reply::Sleep(Duration::from_millis(300))]);
-        let layer = WebhookLayer::new(verifier()).with_lease(Duration::from_millis(100));
+        let layer = WebhookLayer::new(Gate::new(verifier()).with_lease(Duration::from_millis(100)));
         let client = kind.client(app(&probe, layer)).await;
         let req = Req::signed(HOOK, BODY, "evt-slow");
         client.send(&req).await.assert_handled(200, "evt-slow");

@@ -1,0 +1,317 @@
+//! actix-web middleware that puts hookwarden in front of webhook routes:
+//! bounded buffering, signature and timestamp verification, deduplication,
+//! and the exact raw body handed on.
+//!
+//! It behaves exactly as the tower layer does (both run the same
+//! [`Gate`]): the same statuses, the same `{"error":"<code>"}` bodies, the
+//! same `tracing` events.
+//!
+//! ```
+//! use actix_web::{web, App, HttpResponse};
+//! use hookwarden_actix::{Delivery, Webhook};
+//! use hookwarden_core::{presets, Gate, Verifier};
+//!
+//! async fn on_fourpay(delivery: Delivery, body: web::Bytes) -> HttpResponse {
+//!     // Only verified, first-time deliveries reach this point.
+//!     let _ = (delivery.scheme(), body);
+//!     HttpResponse::Ok().finish()
+//! }
+//!
+//! # fn main() -> Result<(), hookwarden_core::BuildError> {
+//! let verifier = Verifier::new(presets::fourpay(), "whsec_development_only")?;
+//! // Build the middleware once, outside the app factory, and clone it in:
+//! // every worker then shares one dedupe store.
+//! let webhook = Webhook::new(Gate::new(verifier).with_body_limit(256 * 1024));
+//! let app = move || {
+//!     App::new().service(
+//!         web::resource("/webhooks/4pay")
+//!             .wrap(webhook.clone())
+//!             .route(web::post().to(on_fourpay)),
+//!     )
+//! };
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::future::{poll_fn, ready, Future, Ready};
+use std::ops::Deref;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::HeaderMap;
+use actix_web::http::StatusCode;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use futures_core::Stream;
+use hookwarden_core::http::HeaderName;
+use hookwarden_core::{DedupeStore, Gate, HeaderLookup, Lookup, MemoryStore, Rejection, Verified};
+
+/// The middleware factory: wrap a resource or scope with it.
+///
+/// Per request: a `Content-Length` over the limit is answered 413 before
+/// anything is read; the payload is buffered up to the limit (413 past it);
+/// the delivery is verified (400/401); its delivery ID is reserved in the
+/// dedupe store (a handled duplicate is answered 200, one being handled 409,
+/// a store failure 503); then the handler gets the exact bytes as its
+/// payload (so `web::Bytes`, `web::Json` and `web::Payload` all work) and the
+/// [`Verified`] record in the request extensions (take it as [`Delivery`]).
+/// A 2xx answer marks the delivery handled; any other answer, an error or a
+/// panic frees it for a retry.
+///
+/// Build it once and clone it into the app factory: a `Webhook` built
+/// inside the factory would give each worker its own memory store, and a
+/// retry landing on another worker would run the handler again.
+pub struct Webhook<St = MemoryStore> {
+    gate: Arc<Gate<St>>,
+}
+
+impl<St> Webhook<St> {
+    /// Middleware running `gate`, or a bare [`Verifier`](hookwarden_core::Verifier)
+    /// with the defaults of [`Gate::new`].
+    pub fn new(gate: impl Into<Gate<St>>) -> Self {
+        Self {
+            gate: Arc::new(gate.into()),
+        }
+    }
+
+    /// The gate this middleware runs.
+    pub fn gate(&self) -> &Gate<St> {
+        &self.gate
+    }
+}
+
+impl<St> Clone for Webhook<St> {
+    fn clone(&self) -> Self {
+        Self {
+            gate: Arc::clone(&self.gate),
+        }
+    }
+}
+
+impl<St> fmt::Debug for Webhook<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook").field("gate", &self.gate).finish()
+    }
+}
+
+impl<S, B, St> Transform<S, ServiceRequest> for Webhook<St>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+    St: DedupeStore + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = WebhookMiddleware<S, St>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(WebhookMiddleware {
+            service: Rc::new(service),
+            gate: Arc::clone(&self.gate),
+        }))
+    }
+}
+
+/// The service [`Webhook`] wraps around a handler.
+pub struct WebhookMiddleware<S, St = MemoryStore> {
+    service: Rc<S>,
+    gate: Arc<Gate<St>>,
+}
+
+impl<S, St> fmt::Debug for WebhookMiddleware<S, St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookMiddleware")
+            .field("gate", &self.gate)
+            .finish_non_exhaustive()
+    }
+}
+
+type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+impl<S, B, St> Service<ServiceRequest> for WebhookMiddleware<S, St>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+    St: DedupeStore + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self::Response, Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let service = Rc::clone(&self.service);
+        let gate = Arc::clone(&self.gate);
+        Box::pin(handle(gate, service, req))
+    }
+}
+
+/// The whole life of one delivery.
+async fn handle<S, B, St>(
+    gate: Arc<Gate<St>>,
+    service: Rc<S>,
+    mut req: ServiceRequest,
+) -> Result<ServiceResponse<EitherBody<B>>, Error>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    St: DedupeStore,
+{
+    if let Err(rejection) = gate.precheck(&Headers(req.headers())) {
+        return Ok(answer(req, &rejection));
+    }
+    let body = match buffer(req.take_payload(), gate.body_limit()).await {
+        Ok(body) => body,
+        Err(rejection) => return Ok(answer(req, &gate.refuse(rejection))),
+    };
+    let admitted = match gate.admit(&Headers(req.headers()), &body).await {
+        Ok(admitted) => admitted,
+        Err(rejection) => return Ok(answer(req, &rejection)),
+    };
+    req.extensions_mut().insert(admitted.verified().clone());
+    req.set_payload(Payload::from(body));
+    let result = admitted
+        .run(
+            || service.call(req),
+            |result| matches!(result, Ok(response) if response.status().is_success()),
+        )
+        .await;
+    result.map(ServiceResponse::map_into_left_body)
+}
+
+/// Reads the whole payload, refusing it past `limit` bytes. A body that
+/// arrives in one chunk is handed on without a copy.
+async fn buffer(mut payload: Payload, limit: usize) -> Result<Bytes, Rejection> {
+    let mut first = Bytes::new();
+    let mut joined = BytesMut::new();
+    let mut len = 0usize;
+    while let Some(chunk) = poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await {
+        let chunk = chunk.map_err(|_| Rejection::BodyRead)?;
+        len = len.saturating_add(chunk.len());
+        if len > limit {
+            return Err(Rejection::BodyTooLarge);
+        }
+        if first.is_empty() && joined.is_empty() {
+            first = chunk;
+        } else {
+            if joined.is_empty() {
+                joined.extend_from_slice(&first);
+            }
+            joined.extend_from_slice(&chunk);
+        }
+    }
+    Ok(if joined.is_empty() {
+        first
+    } else {
+        joined.freeze()
+    })
+}
+
+/// The middleware's own answer for `rejection` (already logged).
+fn answer<B>(req: ServiceRequest, rejection: &Rejection) -> ServiceResponse<EitherBody<B>> {
+    req.into_response(rejection_response(rejection))
+        .map_into_right_body()
+}
+
+fn rejection_response(rejection: &Rejection) -> HttpResponse {
+    HttpResponse::build(status(rejection))
+        .content_type("application/json")
+        .body(rejection.body())
+}
+
+/// actix-web names statuses with its own `http` version: convert by number.
+fn status(rejection: &Rejection) -> StatusCode {
+    StatusCode::from_u16(rejection.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// actix-web's header map, seen through the core's lookup trait.
+struct Headers<'a>(&'a HeaderMap);
+
+impl HeaderLookup for Headers<'_> {
+    fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
+        let mut values = self.0.get_all(name.as_str());
+        match (values.next(), values.next()) {
+            (None, _) => Lookup::Missing,
+            (Some(value), None) => Lookup::One(value.as_bytes()),
+            (Some(_), Some(_)) => Lookup::Repeated,
+        }
+    }
+}
+
+/// The [`Verified`] record that [`Webhook`] put in the request, as a handler
+/// argument. On a route without the middleware it fails with 500
+/// `{"error":"webhook_layer_missing"}`.
+///
+/// ```
+/// use actix_web::web;
+/// use hookwarden_actix::Delivery;
+///
+/// async fn handler(delivery: Delivery, body: web::Bytes) -> String {
+///     format!("{} {:?}: {} bytes", delivery.scheme(), delivery.delivery_id(), body.len())
+/// }
+/// # let _ = web::post().to(handler);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery(pub Verified);
+
+impl Deref for Delivery {
+    type Target = Verified;
+
+    fn deref(&self) -> &Verified {
+        &self.0
+    }
+}
+
+impl FromRequest for Delivery {
+    type Error = WebhookRejection;
+    type Future = Ready<Result<Self, WebhookRejection>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Verified>()
+                .cloned()
+                .map(Delivery)
+                .ok_or_else(|| {
+                    let rejection = Rejection::MissingLayer;
+                    rejection.log("", None);
+                    WebhookRejection(rejection)
+                }),
+        )
+    }
+}
+
+/// Why hookwarden answered instead of the handler, as an actix-web error:
+/// the status and `{"error":"<code>"}` body of the [`Rejection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRejection(pub Rejection);
+
+impl fmt::Display for WebhookRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for WebhookRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl ResponseError for WebhookRejection {
+    fn status_code(&self) -> StatusCode {
+        status(&self.0)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        rejection_response(&self.0)
+    }
+}
