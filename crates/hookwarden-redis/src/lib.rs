@@ -27,8 +27,8 @@
 //! # }
 //! ```
 //!
-//! In front of an axum route, the store replaces the default `MemoryStore`:
-//! `WebhookLayer::new(verifier).with_store(store)`.
+//! In front of a route, the store replaces the default `MemoryStore` in the
+//! route's `Gate`: `WebhookLayer::new(Gate::new(verifier).with_store(store))`.
 //!
 //! # How it maps the contract
 //!
@@ -53,6 +53,11 @@
 //! the provider retries later. The connection reconnects by itself: no
 //! restart of the app is needed once Redis is back. Errors never carry the
 //! Redis URL, its password or a key's value.
+//!
+//! A call that timed out may still reach a Redis that was only slow: a
+//! reservation made that way holds its key until the lease ends, so a retry
+//! meanwhile gets 409 (never a second run of the handler). Keep the lease
+//! as short as the handlers allow.
 #![forbid(unsafe_code)]
 
 mod error;
