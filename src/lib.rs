@@ -1,9 +1,10 @@
 //! hookwarden: verify signed webhook deliveries before your handler sees them.
 //!
-//! This facade re-exports [`hookwarden_core`] at its root and the framework
-//! adapters behind features: [`tower`] (features `tower`, and `axum` for the
-//! axum extractors, on by default) and `actix` (the actix-web middleware, as
-//! `hookwarden::actix`). Both adapters take a [`Gate`]: the same checks, the
+//! This facade re-exports [`hookwarden_core`] at its root and the rest behind
+//! features: [`tower`] (features `tower`, and `axum` for the axum extractors,
+//! on by default), `actix` (the actix-web middleware, as `hookwarden::actix`)
+//! and `redis` (the Redis dedupe store, as `hookwarden::redis`, for apps with
+//! several replicas). Both adapters take a [`Gate`]: the same checks, the
 //! same answers.
 //!
 //! ```
@@ -40,6 +41,27 @@ pub use hookwarden_tower::WebhookLayer;
 #[cfg(feature = "actix")]
 pub mod actix {
     pub use hookwarden_actix::*;
+}
+
+/// The Redis dedupe store: one view of handled deliveries for every replica.
+/// Give it to the layer in place of the default in-memory store.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use hookwarden::redis::RedisStore;
+///
+/// # async fn demo() -> Result<(), hookwarden::redis::ConnectError> {
+/// let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+/// let store = RedisStore::connect(&url)
+///     .await?
+///     .with_timeout(Duration::from_millis(300));
+/// # let _ = store;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "redis")]
+pub mod redis {
+    pub use hookwarden_redis::*;
 }
 
 /// The README's code blocks, compiled and run as doctests.

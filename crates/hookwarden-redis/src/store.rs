@@ -1,0 +1,418 @@
+//! `RedisStore`: the dedupe contract as one Redis round trip per operation.
+
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use hookwarden_core::{DedupeStore, Reservation, Token};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, ErrorKind, RedisError, Script};
+
+use crate::error::{ConnectError, StoreError};
+
+/// The key prefix used unless [`RedisStore::with_prefix`] says otherwise.
+pub const DEFAULT_PREFIX: &str = "hookwarden:";
+
+/// How long one call may wait for Redis unless [`RedisStore::with_timeout`]
+/// says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The value of a handled delivery's key. Tokens are 32 hex digits, so no
+/// token is ever equal to it.
+const DONE: &str = "done";
+
+/// Redis refuses `PX 0` and expiries past its clock's range: a lease or a
+/// retention is kept within these bounds (1 ms to about 146 000 years).
+const MIN_TTL_MS: u64 = 1;
+const MAX_TTL_MS: u64 = 1 << 52;
+
+/// How long the first connection (and each reconnection attempt) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `complete`: DONE for the retention if the key is absent or still ours;
+/// another attempt's token, or DONE, stays as it is. Returns 1 if it wrote.
+const COMPLETE_LUA: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current == false or current == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+    return 1
+end
+return 0
+";
+
+/// `release`: deletes the key only if it still holds the token. Returns the
+/// number of keys deleted.
+const RELEASE_LUA: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// Compiled once per process: `Script` hashes its source for `EVALSHA`.
+static COMPLETE: LazyLock<Script> = LazyLock::new(|| Script::new(COMPLETE_LUA));
+static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_LUA));
+
+/// A [`DedupeStore`] in Redis, shared by every replica of an app.
+///
+/// Built once with [`connect`](Self::connect); cheap to clone (clones share
+/// one multiplexed connection that reconnects by itself). Every call is
+/// bounded by the [timeout](Self::with_timeout), so a hung Redis makes the
+/// adapters answer 503 quickly instead of holding requests.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use hookwarden_redis::RedisStore;
+///
+/// # async fn demo() -> Result<(), hookwarden_redis::ConnectError> {
+/// let store = RedisStore::connect("redis://:password@redis.internal:6379/0")
+///     .await?
+///     .with_prefix("payments:hooks:")
+///     .with_timeout(Duration::from_millis(250));
+/// // `Debug` shows the prefix and the timeout, never the URL.
+/// println!("{store:?}");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: Arc<str>,
+    timeout: Duration,
+    tokens: Arc<Tokens>,
+}
+
+impl RedisStore {
+    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`
+    /// or `unix:///path/to/redis.sock`), with the default prefix
+    /// ([`DEFAULT_PREFIX`]) and timeout ([`DEFAULT_TIMEOUT`]).
+    ///
+    /// Waits for the first connection, retrying for a few seconds at most.
+    /// Later losses of the connection are repaired in the background.
+    ///
+    /// Must be called on a Tokio runtime with its I/O and timer enabled
+    /// (`#[tokio::main]` is).
+    ///
+    /// # Errors
+    /// [`ConnectError::InvalidUrl`] when `url` cannot be used;
+    /// [`ConnectError::Unavailable`] when Redis cannot be reached or refuses
+    /// the credentials.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), hookwarden_redis::ConnectError> {
+    /// let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    /// let store = hookwarden_redis::RedisStore::connect(&url).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let client = Client::open(url).map_err(|err| match err.kind() {
+            ErrorKind::InvalidClientConfig => ConnectError::InvalidUrl,
+            _ => ConnectError::Unavailable(StoreError::from_redis(&err)),
+        })?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::NoRuntime.into());
+        }
+        // Short, capped back-off: once Redis is back, the next reconnection
+        // attempt is at most a second away. Responses are bounded by the
+        // store's own timeout, which can change after the connection exists.
+        let config = ConnectionManagerConfig::new()
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(1))
+            .set_number_of_retries(5)
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(None);
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|err| StoreError::from_redis(&err))?;
+        Ok(Self {
+            connection,
+            prefix: Arc::from(DEFAULT_PREFIX),
+            timeout: DEFAULT_TIMEOUT,
+            tokens: Arc::new(Tokens::new()),
+        })
+    }
+
+    /// Puts `prefix` before every key (default [`DEFAULT_PREFIX`]), so that
+    /// apps or environments sharing one Redis keep apart.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Arc::from(prefix.into());
+        self
+    }
+
+    /// Bounds each call, waiting for a reconnection included (default
+    /// [`DEFAULT_TIMEOUT`]). Past it the call fails with
+    /// [`StoreError::Timeout`] and the adapter answers 503.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The bound on each call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The Redis key of a dedupe key.
+    fn redis_key(&self, key: &str) -> String {
+        let mut full = String::with_capacity(self.prefix.len() + key.len());
+        full.push_str(&self.prefix);
+        full.push_str(key);
+        full
+    }
+
+    /// Runs one Redis exchange within the timeout.
+    async fn bounded<T>(
+        &self,
+        exchange: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, StoreError> {
+        // `timeout` panics off a runtime; say so as an error instead (a
+        // request dropped outside one still releases through this path).
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::NoRuntime);
+        }
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(StoreError::from_redis(&err)),
+            Err(_elapsed) => Err(StoreError::Timeout),
+        }
+    }
+
+    async fn reserve_key(&self, key: &str, lease: Duration) -> Result<Reservation, StoreError> {
+        let token = self.tokens.next();
+        let mut connection = self.connection.clone();
+        let previous: Option<Vec<u8>> = self
+            .bounded(
+                redis::cmd("SET")
+                    .arg(self.redis_key(key))
+                    .arg(token_text(token))
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms(lease))
+                    .arg("GET")
+                    .query_async(&mut connection),
+            )
+            .await?;
+        Ok(match previous {
+            None => Reservation::Acquired(token),
+            Some(value) if value == DONE.as_bytes() => Reservation::Done,
+            Some(value) if is_token_text(&value) => Reservation::InFlight,
+            Some(_) => return Err(StoreError::UnexpectedReply),
+        })
+    }
+
+    async fn complete_key(
+        &self,
+        key: &str,
+        token: Token,
+        retention: Duration,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let mut invocation = COMPLETE.key(self.redis_key(key));
+        invocation
+            .arg(token_text(token))
+            .arg(DONE)
+            .arg(ttl_ms(retention));
+        let wrote: i64 = self
+            .bounded(invocation.invoke_async(&mut connection))
+            .await?;
+        expect_count(wrote)
+    }
+
+    async fn release_key(&self, key: &str, token: Token) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let mut invocation = RELEASE.key(self.redis_key(key));
+        invocation.arg(token_text(token));
+        let deleted: i64 = self
+            .bounded(invocation.invoke_async(&mut connection))
+            .await?;
+        expect_count(deleted)
+    }
+}
+
+/// The scripts answer 0 (nothing changed: another attempt holds the key) or
+/// 1; both keep the contract.
+fn expect_count(count: i64) -> Result<(), StoreError> {
+    match count {
+        0 | 1 => Ok(()),
+        _ => Err(StoreError::UnexpectedReply),
+    }
+}
+
+/// A lease or retention in whole milliseconds, within what `PX` accepts.
+fn ttl_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(MIN_TTL_MS, MAX_TTL_MS)
+}
+
+/// A token as stored: 32 lowercase hex digits.
+fn token_text(token: Token) -> String {
+    format!("{:032x}", token.get())
+}
+
+fn is_token_text(value: &[u8]) -> bool {
+    value.len() == 32
+        && value
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+}
+
+/// Reservation tokens: a random 128-bit base per store plus a counter, so
+/// tokens never repeat within a store and collide across processes with
+/// negligible probability.
+struct Tokens {
+    base: u128,
+    counter: AtomicU64,
+}
+
+impl Tokens {
+    fn new() -> Self {
+        Self {
+            base: random_u128(),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> Token {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        Token::new(self.base.wrapping_add(u128::from(n)))
+    }
+}
+
+/// 128 random bits from the operating system. Should it fail, std's
+/// randomly keyed hasher (seeded from the same source at start-up, with its
+/// own fallbacks) stands in: the bits must be unique, not secret.
+fn random_u128() -> u128 {
+    match (getrandom::u64(), getrandom::u64()) {
+        (Ok(high), Ok(low)) => (u128::from(high) << 64) | u128::from(low),
+        _ => {
+            let state = RandomState::new();
+            let high = state.hash_one(std::process::id());
+            let low = state.hash_one(std::time::SystemTime::now());
+            (u128::from(high) << 64) | u128::from(low)
+        }
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the connection: its `Debug` shows the URL's parts.
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DedupeStore for RedisStore {
+    type Error = StoreError;
+
+    fn reserve(
+        &self,
+        key: &str,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Reservation, StoreError>> + Send {
+        self.reserve_key(key, lease)
+    }
+
+    fn complete(
+        &self,
+        key: &str,
+        token: Token,
+        retention: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.complete_key(key, token, retention)
+    }
+
+    fn release(
+        &self,
+        key: &str,
+        token: Token,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.release_key(key, token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_distinct_hex_and_never_done() {
+        let tokens = Tokens::new();
+        let a = tokens.next();
+        let b = tokens.next();
+        assert_ne!(a, b);
+        assert_ne!(Tokens::new().next(), Tokens::new().next());
+        for token in [a, b, Token::new(0), Token::new(u128::MAX)] {
+            let text = token_text(token);
+            assert!(is_token_text(text.as_bytes()), "{text}");
+            assert_ne!(text, DONE);
+        }
+        assert!(!is_token_text(DONE.as_bytes()));
+    }
+
+    #[test]
+    fn ttls_stay_within_what_redis_accepts() {
+        assert_eq!(ttl_ms(Duration::ZERO), 1);
+        assert_eq!(ttl_ms(Duration::from_micros(300)), 1);
+        assert_eq!(ttl_ms(Duration::from_secs(60)), 60_000);
+        assert_eq!(ttl_ms(Duration::MAX), MAX_TTL_MS);
+    }
+
+    #[test]
+    fn scripts_answer_counts() {
+        assert_eq!(expect_count(0), Ok(()));
+        assert_eq!(expect_count(1), Ok(()));
+        assert_eq!(expect_count(2), Err(StoreError::UnexpectedReply));
+    }
+
+    #[tokio::test]
+    async fn a_bad_url_is_refused_without_echoing_it() {
+        let err = RedisStore::connect("http://user:hunter2@example.invalid")
+            .await
+            .unwrap_err();
+        assert_eq!(err, ConnectError::InvalidUrl);
+        assert!(!format!("{err} {err:?}").contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_fails_without_echoing_the_url() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port();
+        let url = format!("redis://:hunter2@127.0.0.1:{port}/0");
+        let err = RedisStore::connect(&url).await.unwrap_err();
+        assert_eq!(err, ConnectError::Unavailable(StoreError::Connection));
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains(&port.to_string()), "{shown}");
+    }
+
+    #[test]
+    fn connecting_off_a_runtime_is_an_error() {
+        let connect = RedisStore::connect("redis://127.0.0.1:6379");
+        let mut connect = std::pin::pin!(connect);
+        let waker = std::task::Waker::noop();
+        let polled = connect
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker));
+        assert!(matches!(
+            polled,
+            std::task::Poll::Ready(Err(ConnectError::Unavailable(StoreError::NoRuntime)))
+        ));
+    }
+}

@@ -1,0 +1,446 @@
+//! The dedupe store contract (`hookwarden_core::DedupeStore`), one suite run
+//! against every store: `MemoryStore` and `RedisStore` (on a real
+//! `redis-server` started by the harness). Then what only the Redis store
+//! can get wrong: its key layout, a Redis that restarts, one that hangs.
+
+mod redis_harness;
+
+use std::time::Duration;
+
+use hookwarden::redis::{RedisStore, StoreError};
+use hookwarden::{DedupeStore, MemoryStore, Reservation, Token};
+use redis_harness::RedisServer;
+
+/// Long enough never to end during a test.
+const LONG: Duration = Duration::from_secs(60);
+/// Short enough to end during a test.
+const SHORT: Duration = Duration::from_millis(40);
+/// Comfortably past [`SHORT`].
+const PAST_SHORT: Duration = Duration::from_millis(200);
+
+#[track_caller]
+fn acquired(reservation: Reservation) -> Token {
+    match reservation {
+        Reservation::Acquired(token) => token,
+        other => panic!("expected Acquired, got {other:?}"),
+    }
+}
+
+/// The shared suite: each case takes a fresh store.
+mod contract {
+    use super::*;
+
+    async fn reserve<St: DedupeStore>(store: &St, key: &str, lease: Duration) -> Reservation {
+        store.reserve(key, lease).await.expect("reserve")
+    }
+
+    async fn complete<St: DedupeStore>(store: &St, key: &str, token: Token, keep: Duration) {
+        store.complete(key, token, keep).await.expect("complete");
+    }
+
+    async fn release<St: DedupeStore>(store: &St, key: &str, token: Token) {
+        store.release(key, token).await.expect("release");
+    }
+
+    pub(crate) async fn a_fresh_key_is_acquired<St: DedupeStore>(store: St) {
+        acquired(reserve(&store, "ntxpay:evt_1", LONG).await);
+    }
+
+    pub(crate) async fn a_held_key_is_in_flight<St: DedupeStore>(store: St) {
+        acquired(reserve(&store, "ntxpay:evt_1", LONG).await);
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::InFlight
+        );
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::InFlight
+        );
+    }
+
+    pub(crate) async fn complete_makes_it_done<St: DedupeStore>(store: St) {
+        let token = acquired(reserve(&store, "ntxpay:evt_1", LONG).await);
+        complete(&store, "ntxpay:evt_1", token, LONG).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::Done
+        );
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::Done
+        );
+    }
+
+    pub(crate) async fn release_frees_it_for_a_new_token<St: DedupeStore>(store: St) {
+        let first = acquired(reserve(&store, "ntxpay:evt_1", LONG).await);
+        release(&store, "ntxpay:evt_1", first).await;
+        let second = acquired(reserve(&store, "ntxpay:evt_1", LONG).await);
+        assert_ne!(first, second);
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::InFlight
+        );
+    }
+
+    pub(crate) async fn a_stale_token_changes_nothing<St: DedupeStore>(store: St) {
+        let stale = acquired(reserve(&store, "ntxpay:evt_1", LONG).await);
+        release(&store, "ntxpay:evt_1", stale).await;
+        let holder = acquired(reserve(&store, "ntxpay:evt_1", LONG).await);
+
+        complete(&store, "ntxpay:evt_1", stale, LONG).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::InFlight,
+            "a stale complete must not mark the holder's delivery done"
+        );
+        release(&store, "ntxpay:evt_1", stale).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::InFlight,
+            "a stale release must not free the holder's key"
+        );
+
+        // The holder's token still works.
+        complete(&store, "ntxpay:evt_1", holder, LONG).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::Done
+        );
+        // And no token undoes DONE.
+        release(&store, "ntxpay:evt_1", holder).await;
+        release(&store, "ntxpay:evt_1", stale).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::Done
+        );
+    }
+
+    pub(crate) async fn complete_after_the_lease_ended_still_records_done<St: DedupeStore>(
+        store: St,
+    ) {
+        let token = acquired(reserve(&store, "ntxpay:slow", SHORT).await);
+        tokio::time::sleep(PAST_SHORT).await;
+        // A slow handler answered 2xx and nobody took the key meanwhile.
+        complete(&store, "ntxpay:slow", token, LONG).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:slow", LONG).await,
+            Reservation::Done
+        );
+    }
+
+    pub(crate) async fn complete_after_another_attempt_took_the_key_changes_nothing<
+        St: DedupeStore,
+    >(
+        store: St,
+    ) {
+        let late = acquired(reserve(&store, "ntxpay:slow", SHORT).await);
+        tokio::time::sleep(PAST_SHORT).await;
+        let retry = acquired(reserve(&store, "ntxpay:slow", LONG).await);
+        assert_ne!(late, retry);
+
+        complete(&store, "ntxpay:slow", late, LONG).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:slow", LONG).await,
+            Reservation::InFlight,
+            "the retry holds the key; the late attempt must not mark it done"
+        );
+        release(&store, "ntxpay:slow", late).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:slow", LONG).await,
+            Reservation::InFlight
+        );
+        complete(&store, "ntxpay:slow", retry, LONG).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:slow", LONG).await,
+            Reservation::Done
+        );
+    }
+
+    pub(crate) async fn the_lease_ending_frees_the_key<St: DedupeStore>(store: St) {
+        let dead = acquired(reserve(&store, "ntxpay:dead", SHORT).await);
+        acquired(reserve(&store, "ntxpay:alive", LONG).await);
+        tokio::time::sleep(PAST_SHORT).await;
+        let retry = acquired(reserve(&store, "ntxpay:dead", LONG).await);
+        assert_ne!(dead, retry);
+        // The long lease, slept through as well, still holds.
+        assert_eq!(
+            reserve(&store, "ntxpay:alive", LONG).await,
+            Reservation::InFlight
+        );
+    }
+
+    pub(crate) async fn the_retention_ending_frees_the_key<St: DedupeStore>(store: St) {
+        let token = acquired(reserve(&store, "ntxpay:old", LONG).await);
+        complete(&store, "ntxpay:old", token, SHORT).await;
+        let kept = acquired(reserve(&store, "ntxpay:kept", LONG).await);
+        complete(&store, "ntxpay:kept", kept, LONG).await;
+        tokio::time::sleep(PAST_SHORT).await;
+        acquired(reserve(&store, "ntxpay:old", LONG).await);
+        assert_eq!(
+            reserve(&store, "ntxpay:kept", LONG).await,
+            Reservation::Done
+        );
+    }
+
+    pub(crate) async fn concurrent_reserves_have_one_winner<St>(store: St)
+    where
+        St: DedupeStore + Clone + 'static,
+    {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let store = store.clone();
+            tasks.spawn(async move { store.reserve("ntxpay:race", LONG).await.expect("reserve") });
+        }
+        let outcomes = tasks.join_all().await;
+        let winners = outcomes
+            .iter()
+            .filter(|r| matches!(r, Reservation::Acquired(_)))
+            .count();
+        let in_flight = outcomes
+            .iter()
+            .filter(|r| **r == Reservation::InFlight)
+            .count();
+        assert_eq!((winners, in_flight), (1, 49), "{outcomes:?}");
+    }
+
+    pub(crate) async fn namespaces_are_independent<St: DedupeStore>(store: St) {
+        let ntxpay = acquired(reserve(&store, "ntxpay:evt_1", LONG).await);
+        complete(&store, "ntxpay:evt_1", ntxpay, LONG).await;
+
+        let github = acquired(reserve(&store, "github:evt_1", LONG).await);
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::Done
+        );
+        // Releasing one namespace's key with its token leaves the other alone.
+        release(&store, "github:evt_1", github).await;
+        release(&store, "ntxpay:evt_1", github).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:evt_1", LONG).await,
+            Reservation::Done
+        );
+        acquired(reserve(&store, "github:evt_1", LONG).await);
+    }
+}
+
+/// Runs every case of [`contract`] against the store that `$make` (an
+/// `async` block giving `Option<(store, guard)>`) builds afresh per case.
+macro_rules! conformance {
+    ($name:ident, $make:expr) => {
+        mod $name {
+            use super::*;
+
+            conformance!(@cases $make;
+                a_fresh_key_is_acquired,
+                a_held_key_is_in_flight,
+                complete_makes_it_done,
+                release_frees_it_for_a_new_token,
+                a_stale_token_changes_nothing,
+                complete_after_the_lease_ended_still_records_done,
+                complete_after_another_attempt_took_the_key_changes_nothing,
+                the_lease_ending_frees_the_key,
+                the_retention_ending_frees_the_key,
+                concurrent_reserves_have_one_winner,
+                namespaces_are_independent,
+            );
+        }
+    };
+    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                // `None`: the harness printed why it skipped.
+                let Some((store, _guard)) = $make.await else {
+                    return;
+                };
+                contract::$case(store).await;
+            }
+        )+
+    };
+}
+
+conformance!(memory, async { Some((MemoryStore::new(), ())) });
+
+conformance!(redis, async {
+    let server = RedisServer::start()?;
+    let store = server.store().await;
+    Some((store, server))
+});
+
+// ---------------------------------------------------------------- Redis only
+
+/// The store under test, as the other replicas see it: the same server,
+/// the same prefix, another connection.
+async fn replica(server: &RedisServer, store: &RedisStore) -> RedisStore {
+    RedisStore::connect(&server.url())
+        .await
+        .expect("connect")
+        .with_prefix(store.prefix())
+}
+
+#[tokio::test]
+async fn redis_keys_are_prefixed_tokens_then_done() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = server.store().await.with_prefix("app1:");
+    let token = acquired(store.reserve("ntxpay:evt_1", LONG).await.unwrap());
+
+    let held = server.command(&["GET", "app1:ntxpay:evt_1"]);
+    assert_eq!(held, format!("$32\r\n{:032x}\r\n", token.get()));
+    let ttl: u64 = server.command(&["PTTL", "app1:ntxpay:evt_1"])[1..]
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((50_000..=60_000).contains(&ttl), "lease PTTL {ttl}");
+
+    store
+        .complete("ntxpay:evt_1", token, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.command(&["GET", "app1:ntxpay:evt_1"]),
+        "$4\r\ndone\r\n"
+    );
+    let ttl: u64 = server.command(&["PTTL", "app1:ntxpay:evt_1"])[1..]
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        (3_500_000..=3_600_000).contains(&ttl),
+        "retention PTTL {ttl}"
+    );
+    // Nothing outside the prefix.
+    assert_eq!(server.command(&["DBSIZE"]), ":1\r\n");
+}
+
+#[tokio::test]
+async fn redis_prefixes_keep_apps_apart_and_replicas_together() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let shop = server.store().await.with_prefix("shop:");
+    let blog = server.store().await.with_prefix("blog:");
+    let token = acquired(shop.reserve("ntxpay:evt_1", LONG).await.unwrap());
+    shop.complete("ntxpay:evt_1", token, LONG).await.unwrap();
+
+    acquired(blog.reserve("ntxpay:evt_1", LONG).await.unwrap());
+    let other_replica = replica(&server, &shop).await;
+    assert_eq!(
+        other_replica.reserve("ntxpay:evt_1", LONG).await.unwrap(),
+        Reservation::Done
+    );
+}
+
+#[tokio::test]
+async fn redis_a_value_it_never_wrote_is_an_error_not_a_guess() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = server.store().await.with_prefix("p:");
+    server.command(&["SET", "p:ntxpay:evt_1", "something else"]);
+    assert_eq!(
+        store.reserve("ntxpay:evt_1", LONG).await,
+        Err(StoreError::UnexpectedReply)
+    );
+    server.command(&["HSET", "p:ntxpay:evt_2", "field", "value"]);
+    let err = store.reserve("ntxpay:evt_2", LONG).await.unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::Server {
+            code: "WRONGTYPE".into()
+        }
+    );
+    assert!(!err.to_string().contains("p:ntxpay"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_is_an_error_and_a_restart_needs_no_new_store() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let store = server.store().await;
+    let token = acquired(store.reserve("ntxpay:before", LONG).await.unwrap());
+
+    server.stop();
+    for _ in 0..3 {
+        let err = store.reserve("ntxpay:evt_1", LONG).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Connection | StoreError::Timeout),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains(&server.port().to_string()));
+    }
+    assert!(store.complete("ntxpay:before", token, LONG).await.is_err());
+
+    // The restarted server is empty and has no scripts loaded: the store
+    // reconnects by itself and loads them again.
+    server.restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let token = loop {
+        match store.reserve("ntxpay:evt_1", LONG).await {
+            Ok(reservation) => break acquired(reservation),
+            Err(err) => {
+                assert!(tokio::time::Instant::now() < deadline, "still {err:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    store.complete("ntxpay:evt_1", token, LONG).await.unwrap();
+    assert_eq!(
+        store.reserve("ntxpay:evt_1", LONG).await.unwrap(),
+        Reservation::Done
+    );
+    let other = acquired(store.reserve("ntxpay:evt_2", LONG).await.unwrap());
+    store.release("ntxpay:evt_2", other).await.unwrap();
+    acquired(store.reserve("ntxpay:evt_2", LONG).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_hung_is_a_timeout_and_then_it_answers_again() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let timeout = Duration::from_millis(200);
+    let store = server.store().await.with_timeout(timeout);
+    let token = acquired(store.reserve("ntxpay:evt_1", LONG).await.unwrap());
+
+    server.pause();
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        store.reserve("ntxpay:evt_2", LONG).await,
+        Err(StoreError::Timeout)
+    );
+    assert_eq!(
+        store.complete("ntxpay:evt_1", token, LONG).await,
+        Err(StoreError::Timeout)
+    );
+    assert_eq!(
+        store.release("ntxpay:evt_1", token).await,
+        Err(StoreError::Timeout)
+    );
+    let took = started.elapsed();
+    assert!(took >= timeout * 3, "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    server.resume();
+    // The same store answers again, without reconnecting.
+    let fresh = acquired(store.reserve("ntxpay:evt_3", LONG).await.unwrap());
+    store.complete("ntxpay:evt_3", fresh, LONG).await.unwrap();
+    assert_eq!(
+        store.reserve("ntxpay:evt_3", LONG).await.unwrap(),
+        Reservation::Done
+    );
+}
+
+#[tokio::test]
+async fn redis_store_debug_shows_no_url() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = server.store().await;
+    let shown = format!("{store:?}");
+    assert!(shown.contains("RedisStore"), "{shown}");
+    assert!(!shown.contains(&server.port().to_string()), "{shown}");
+    assert!(!shown.contains("127.0.0.1"), "{shown}");
+}
