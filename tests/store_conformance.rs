@@ -156,6 +156,20 @@ mod contract {
         );
     }
 
+    pub(crate) async fn complete_after_every_lease_ended_records_done<St: DedupeStore>(store: St) {
+        // A retry took the key after the first lease and died too: nobody
+        // holds it now, and the first attempt's 2xx is what counts.
+        let late = acquired(reserve(&store, "ntxpay:slow", SHORT).await);
+        tokio::time::sleep(PAST_SHORT).await;
+        acquired(reserve(&store, "ntxpay:slow", SHORT).await);
+        tokio::time::sleep(PAST_SHORT).await;
+        complete(&store, "ntxpay:slow", late, LONG).await;
+        assert_eq!(
+            reserve(&store, "ntxpay:slow", LONG).await,
+            Reservation::Done
+        );
+    }
+
     pub(crate) async fn the_lease_ending_frees_the_key<St: DedupeStore>(store: St) {
         let dead = acquired(reserve(&store, "ntxpay:dead", SHORT).await);
         acquired(reserve(&store, "ntxpay:alive", LONG).await);
@@ -238,6 +252,7 @@ macro_rules! conformance {
                 a_stale_token_changes_nothing,
                 complete_after_the_lease_ended_still_records_done,
                 complete_after_another_attempt_took_the_key_changes_nothing,
+            complete_after_every_lease_ended_records_done,
                 the_lease_ending_frees_the_key,
                 the_retention_ending_frees_the_key,
                 concurrent_reserves_have_one_winner,

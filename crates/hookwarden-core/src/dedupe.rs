@@ -86,9 +86,11 @@ pub enum Reservation {
 /// - `reserve` atomically takes an absent (or expired) key for `lease` and
 ///   returns a fresh token; otherwise it reports `InFlight` or `Done`.
 /// - `complete` turns the key held with `token` into DONE for `retention`,
-///   even if the lease has ended, as long as no other attempt took the key
-///   (a handler slower than its lease that answered 2xx is still recorded;
-///   a key that was dropped meanwhile is recorded DONE anew).
+///   even if the lease has ended, as long as no other attempt holds the key
+///   now (a handler slower than its lease that answered 2xx is still
+///   recorded). A key that is absent or expired, whoever held it last, is
+///   recorded DONE anew; a live reservation of another attempt, or a live
+///   DONE, is left as it is.
 /// - `release` frees the key held with `token`.
 /// - `complete` and `release` with a token that no longer holds the key
 ///   (another attempt took it after the lease ended) change nothing and succeed.

@@ -158,8 +158,13 @@ impl MemoryStore {
             Some(slot) if slot.token != DONE && u128::from(slot.token) == token.get() => {
                 *slot = done;
             }
-            Some(_) => {}
-            None => self.insert(&mut shard, key, done, now),
+            // Another attempt's reservation, or a handled delivery, still live.
+            Some(slot) if slot.expires > now => {}
+            // Absent or expired, whoever held it: nobody holds it now.
+            _ => {
+                shard.slots.remove(key);
+                self.insert(&mut shard, key, done, now);
+            }
         }
     }
 
