@@ -5,13 +5,16 @@
 //! and any difference between the adapters fails.
 
 mod adapters;
+mod redis_harness;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use adapters::*;
+use hookwarden::redis::RedisStore;
 use hookwarden::{TimestampSource, DUPLICATE_BODY};
 use hookwarden_testkit::{raw_exchange, raw_send, wait_until, RawResponse, Req};
+use redis_harness::RedisServer;
 
 /// What one request must get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,9 +403,9 @@ fn outcome(
 
 /// Runs every case against `adapter`: the transcript of outcomes, and the
 /// failures (outcomes or call counts other than expected).
-async fn run(adapter: Adapter, cases: &[Case]) -> (Vec<String>, Vec<String>) {
+async fn run(adapter: Adapter, backend: &Backend, cases: &[Case]) -> (Vec<String>, Vec<String>) {
     let recorder = Arc::new(Recorder::default());
-    let addr = serve(adapter, Arc::clone(&recorder)).await;
+    let addr = serve(adapter, backend, Arc::clone(&recorder)).await;
     let mut transcript = Vec::new();
     let mut failures = Vec::new();
     for case in cases {
@@ -478,7 +481,7 @@ async fn run(adapter: Adapter, cases: &[Case]) -> (Vec<String>, Vec<String>) {
         let calls = recorder.calls(&case.name);
         if calls != case.calls {
             failures.push(format!(
-                "{adapter:?} {}: the handler ran {calls} times, expected {}",
+                "{adapter:?} on {backend:?} {}: the handler ran {calls} times, expected {}",
                 case.name, case.calls
             ));
         }
@@ -487,13 +490,14 @@ async fn run(adapter: Adapter, cases: &[Case]) -> (Vec<String>, Vec<String>) {
     (transcript, failures)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_adapters_answer_every_case_alike() {
+/// Runs the table on both adapters with `backend`; asserts every
+/// expectation and that both transcripts are the same, and returns one.
+async fn both_adapters(backend: &Backend) -> Vec<String> {
     let cases = cases();
     let mut transcripts = Vec::new();
     let mut failures = Vec::new();
     for adapter in ADAPTERS {
-        let (transcript, failed) = run(adapter, &cases).await;
+        let (transcript, failed) = run(adapter, backend, &cases).await;
         transcripts.push(transcript);
         failures.extend(failed);
     }
@@ -503,7 +507,33 @@ async fn both_adapters_answer_every_case_alike() {
         failures.len(),
         failures.join("\n")
     );
-    assert_eq!(transcripts[0], transcripts[1], "the adapters differ");
+    assert_eq!(
+        transcripts[0], transcripts[1],
+        "the adapters differ on {backend:?}"
+    );
+    transcripts.swap_remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_adapters_answer_every_case_alike_on_memory_stores() {
+    both_adapters(&Backend::Memory).await;
+}
+
+/// The same table with the dedupe state in Redis: the same transcript.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_adapters_answer_every_case_alike_on_redis() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::connect(&server.url())
+        .await
+        .expect("Redis answers");
+    let on_redis = both_adapters(&Backend::Redis(store)).await;
+    assert_eq!(
+        on_redis,
+        both_adapters(&Backend::Memory).await,
+        "the stores differ"
+    );
 }
 
 /// The table keeps covering every row of the design's request table and

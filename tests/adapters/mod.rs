@@ -9,10 +9,12 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hookwarden::redis::{RedisStore, StoreError};
 use hookwarden::{
-    presets, DeliveryIdSource, Gate, Scheme, SignOptions, Signer, Verified, Verifier,
+    presets, DedupeStore, DeliveryIdSource, Gate, Reservation, Scheme, SignOptions, Signer, Token,
+    Verified, Verifier,
 };
-use hookwarden_testkit::{CountingStore, Req};
+use hookwarden_testkit::{CountingStore, Req, StoreDown};
 
 /// The body limit of every route.
 pub(crate) const LIMIT: usize = 4096;
@@ -69,17 +71,105 @@ impl Route {
         presets::by_name(self.preset).expect("a preset")
     }
 
-    fn gate(&self) -> Gate<CountingStore> {
+    /// The route's gate; its working store is `backend`'s (a Redis store
+    /// gets a prefix of its own per route and per `run`).
+    fn gate(&self, backend: &Backend, run: &str) -> Gate<AnyStore> {
         let scheme = self.scheme();
         let verifier = Verifier::new(scheme.clone(), secret(&scheme)).expect("a verifier");
-        let store = match self.store {
-            Store::Down | Store::DownFailOpen => CountingStore::down(),
-            Store::Memory | Store::NoLayer => CountingStore::new(),
+        let store = match (self.store, backend) {
+            (Store::Down | Store::DownFailOpen, _) => AnyStore::Counting(CountingStore::down()),
+            (_, Backend::Memory) => AnyStore::Counting(CountingStore::new()),
+            (_, Backend::Redis(redis)) => AnyStore::Redis(
+                redis
+                    .clone()
+                    .with_prefix(format!("conformance:{run}:{}:", self.path)),
+            ),
         };
         Gate::new(verifier)
             .with_body_limit(LIMIT)
             .with_store(store)
             .with_fail_open(self.store == Store::DownFailOpen)
+    }
+}
+
+/// Where the routes that work keep their dedupe state.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// A `MemoryStore` per route (counted).
+    Memory,
+    /// One Redis server, a key prefix per route.
+    Redis(RedisStore),
+}
+
+/// Either store behind one type, so that one route table serves both.
+#[derive(Debug, Clone)]
+pub(crate) enum AnyStore {
+    Counting(CountingStore),
+    Redis(RedisStore),
+}
+
+#[derive(Debug)]
+pub(crate) enum AnyStoreError {
+    Counting(StoreDown),
+    Redis(StoreError),
+}
+
+impl std::fmt::Display for AnyStoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Counting(err) => err.fmt(f),
+            Self::Redis(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AnyStoreError {}
+
+impl DedupeStore for AnyStore {
+    type Error = AnyStoreError;
+
+    async fn reserve(&self, key: &str, lease: Duration) -> Result<Reservation, AnyStoreError> {
+        match self {
+            Self::Counting(store) => store
+                .reserve(key, lease)
+                .await
+                .map_err(AnyStoreError::Counting),
+            Self::Redis(store) => store
+                .reserve(key, lease)
+                .await
+                .map_err(AnyStoreError::Redis),
+        }
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        token: Token,
+        retention: Duration,
+    ) -> Result<(), AnyStoreError> {
+        match self {
+            Self::Counting(store) => store
+                .complete(key, token, retention)
+                .await
+                .map_err(AnyStoreError::Counting),
+            Self::Redis(store) => store
+                .complete(key, token, retention)
+                .await
+                .map_err(AnyStoreError::Redis),
+        }
+    }
+
+    async fn release(&self, key: &str, token: Token) -> Result<(), AnyStoreError> {
+        match self {
+            Self::Counting(store) => store
+                .release(key, token)
+                .await
+                .map_err(AnyStoreError::Counting),
+            Self::Redis(store) => store
+                .release(key, token)
+                .await
+                .map_err(AnyStoreError::Redis),
+        }
     }
 }
 
@@ -229,11 +319,24 @@ pub(crate) const SCHEME_HEADER: &str = "x-verified-scheme";
 
 // ---------------------------------------------------------------- servers
 
-/// Starts `adapter`'s app on a free port of 127.0.0.1.
-pub(crate) async fn serve(adapter: Adapter, recorder: Arc<Recorder>) -> SocketAddr {
+/// Starts `adapter`'s app on a free port of 127.0.0.1, its working routes
+/// deduplicating in `backend`.
+pub(crate) async fn serve(
+    adapter: Adapter,
+    backend: &Backend,
+    recorder: Arc<Recorder>,
+) -> SocketAddr {
+    let run = format!("{adapter:?}");
+    let gates: Vec<(Route, Gate<AnyStore>)> = routes()
+        .into_iter()
+        .map(|route| {
+            let gate = route.gate(backend, &run);
+            (route, gate)
+        })
+        .collect();
     match adapter {
-        Adapter::Axum => axum_app::serve(recorder).await,
-        Adapter::Actix => actix_app::serve(recorder),
+        Adapter::Axum => axum_app::serve(gates, recorder).await,
+        Adapter::Actix => actix_app::serve(gates, recorder),
     }
 }
 
@@ -250,9 +353,12 @@ mod axum_app {
 
     type Rec = State<Arc<Recorder>>;
 
-    pub(super) async fn serve(recorder: Arc<Recorder>) -> SocketAddr {
+    pub(super) async fn serve(
+        gates: Vec<(Route, Gate<AnyStore>)>,
+        recorder: Arc<Recorder>,
+    ) -> SocketAddr {
         let mut app = Router::new();
-        for route in routes() {
+        for (route, gate) in gates {
             let handler: MethodRouter<Arc<Recorder>> = match route.body {
                 Body::Bytes => post(bytes).put(bytes),
                 Body::Json => post(json).put(json),
@@ -260,7 +366,7 @@ mod axum_app {
             };
             let handler = match route.store {
                 Store::NoLayer => handler,
-                _ => handler.route_layer(WebhookLayer::new(route.gate())),
+                _ => handler.route_layer(WebhookLayer::new(gate)),
             };
             app = app.route(&route.path, handler);
         }
@@ -308,16 +414,16 @@ mod actix_app {
     use futures_core::Stream;
     use hookwarden::actix::{Delivery, Webhook};
 
-    pub(super) fn serve(recorder: Arc<Recorder>) -> SocketAddr {
+    pub(super) fn serve(
+        gates: Vec<(Route, Gate<AnyStore>)>,
+        recorder: Arc<Recorder>,
+    ) -> SocketAddr {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         // Built once, outside the factory: both workers share each store.
-        let routes: Vec<(Route, Webhook<CountingStore>)> = routes()
+        let routes: Vec<(Route, Webhook<AnyStore>)> = gates
             .into_iter()
-            .map(|route| {
-                let webhook = Webhook::new(route.gate());
-                (route, webhook)
-            })
+            .map(|(route, gate)| (route, Webhook::new(gate)))
             .collect();
         let data = web::Data::from(recorder);
         let factory = move || {
