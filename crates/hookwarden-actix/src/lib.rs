@@ -237,12 +237,7 @@ struct Headers<'a>(&'a HeaderMap);
 
 impl HeaderLookup for Headers<'_> {
     fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
-        let mut values = self.0.get_all(name.as_str());
-        match (values.next(), values.next()) {
-            (None, _) => Lookup::Missing,
-            (Some(value), None) => Lookup::One(value.as_bytes()),
-            (Some(_), Some(_)) => Lookup::Repeated,
-        }
+        Lookup::from_values(self.0.get_all(name.as_str()).map(|value| value.as_bytes()))
     }
 }
 

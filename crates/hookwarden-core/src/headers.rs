@@ -15,6 +15,26 @@ pub enum Lookup<'a> {
     Repeated,
 }
 
+impl<'a> Lookup<'a> {
+    /// What the values of one header name say: none, exactly one, or more.
+    ///
+    /// ```
+    /// use hookwarden_core::Lookup;
+    ///
+    /// assert_eq!(Lookup::from_values([&b"a"[..]]), Lookup::One(b"a"));
+    /// assert_eq!(Lookup::from_values([&b"a"[..], b"b"]), Lookup::Repeated);
+    /// assert_eq!(Lookup::from_values(std::iter::empty()), Lookup::Missing);
+    /// ```
+    pub fn from_values(values: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let mut values = values.into_iter();
+        match (values.next(), values.next()) {
+            (None, _) => Lookup::Missing,
+            (Some(value), None) => Lookup::One(value),
+            (Some(_), Some(_)) => Lookup::Repeated,
+        }
+    }
+}
+
 /// A request's headers, as the verifier reads them.
 ///
 /// Implemented for [`http::HeaderMap`]; an adapter for a framework with its
@@ -38,12 +58,7 @@ pub trait HeaderLookup {
 
 impl HeaderLookup for HeaderMap {
     fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
-        let mut values = self.get_all(name).iter();
-        match (values.next(), values.next()) {
-            (None, _) => Lookup::Missing,
-            (Some(value), None) => Lookup::One(value.as_bytes()),
-            (Some(_), Some(_)) => Lookup::Repeated,
-        }
+        Lookup::from_values(self.get_all(name).iter().map(|value| value.as_bytes()))
     }
 }
 
