@@ -1,11 +1,15 @@
-//! 4pay card and account webhooks received by actix-web, verified and
-//! deduplicated in memory.
+//! 4pay webhooks received by actix-web: card and account events signed with
+//! `X-Webhook-Signature` (SHA-256), and notifications signed with
+//! `api-notification-sign` (SHA-512), each on its own route.
 //!
 //! Run with: cargo run --example actix_fourpay
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `FOURPAY_SECRET`: the webhook secret configured at 4pay
 //!   (default: [`DEV_SECRET`], for local development only).
+//! - `FOURPAY_NOTIFICATION_SECRET`: the key of `api-notification-sign`: the
+//!   merchant's secret, or 4pay's own key where the merchant set none
+//!   (default: the value of `FOURPAY_SECRET`).
 //!
 //! Send it a signed delivery with the CLI:
 //!
@@ -16,40 +20,56 @@
 //!     -H 'x-webhook-signature: <from the line above>'
 //! ```
 //!
-//! 4pay expects a 2xx within 10 seconds: answer first, do slow work after.
-//! 4pay sends no delivery ID, so a retry is recognised by its body.
+//! Each route checks only its own header: a delivery is never trusted for
+//! naming one. 4pay sends no delivery ID, so a retry is recognised by its
+//! body; it expects a 2xx within 10 seconds, hence the queue.
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use hookwarden::actix::{Delivery, Webhook};
 use hookwarden::{presets, BuildError, Verifier};
+use tokio::sync::mpsc;
 
 /// The secret used when `FOURPAY_SECRET` is unset. For local development only.
 const DEV_SECRET: &str = "whsec_hookwarden_dev_4pay";
 
-/// The middleware, built once so that every worker shares its dedupe store.
-fn webhook(secret: &str) -> Result<Webhook, BuildError> {
-    Ok(Webhook::new(Verifier::new(presets::fourpay(), secret)?))
+/// Where verified events wait for the slow work.
+type Queue = mpsc::Sender<web::Bytes>;
+
+/// The app's routes: one per 4pay signature; verified events go to `queue`.
+/// Call it once, outside `HttpServer::new`'s factory, so every worker shares
+/// one dedupe store.
+fn routes(
+    secret: &str,
+    notification_secret: &str,
+    queue: Queue,
+) -> Result<impl Fn(&mut web::ServiceConfig) + Clone, BuildError> {
+    let events = Webhook::new(Verifier::new(presets::fourpay(), secret)?);
+    let notifications = Verifier::new(presets::fourpay_sha512(), notification_secret)?;
+    let notifications = Webhook::new(notifications);
+    Ok(move |config: &mut web::ServiceConfig| {
+        config
+            .app_data(web::Data::new(queue.clone()))
+            .service(
+                web::resource("/webhooks/4pay")
+                    .wrap(events.clone())
+                    .route(web::post().to(on_event)),
+            )
+            .service(
+                web::resource("/webhooks/4pay/notifications")
+                    .wrap(notifications.clone())
+                    .route(web::post().to(on_event)),
+            );
+    })
 }
 
-/// The app's routes: one, behind hookwarden.
-fn routes(webhook: Webhook) -> impl Fn(&mut web::ServiceConfig) + Clone {
-    move |config| {
-        config.service(
-            web::resource("/webhooks/4pay")
-                .wrap(webhook.clone())
-                .route(web::post().to(on_delivery)),
-        );
+/// Runs once per verified, first-time event (taking `Delivery` makes a route
+/// without the middleware fail with 500): queues it and answers at once. A
+/// full queue answers 503, so 4pay retries later.
+async fn on_event(queue: web::Data<Queue>, _: Delivery, body: web::Bytes) -> HttpResponse {
+    match queue.try_send(body) {
+        Ok(()) => HttpResponse::Ok().finish(),
+        Err(_) => HttpResponse::ServiceUnavailable().finish(),
     }
-}
-
-/// Runs once per verified, first-time delivery, with the exact signed bytes.
-async fn on_delivery(delivery: Delivery, body: web::Bytes) -> HttpResponse {
-    tracing::info!(
-        scheme = delivery.scheme(),
-        bytes = body.len(),
-        "4pay delivery received"
-    );
-    HttpResponse::Ok().finish()
 }
 
 #[actix_web::main]
@@ -57,8 +77,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().init();
     let addr = std::env::var("HOOKWARDEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let secret = std::env::var("FOURPAY_SECRET").unwrap_or_else(|_| DEV_SECRET.into());
-    let routes = routes(webhook(&secret)?);
-    tracing::info!("listening on http://{addr}/webhooks/4pay");
+    let notification_secret =
+        std::env::var("FOURPAY_NOTIFICATION_SECRET").unwrap_or_else(|_| secret.clone());
+    let (queue, mut events) = mpsc::channel::<web::Bytes>(1024);
+    actix_web::rt::spawn(async move {
+        while let Some(event) = events.recv().await {
+            tracing::info!(bytes = event.len(), "processing a 4pay event");
+        }
+    });
+    let routes = routes(&secret, &notification_secret, queue)?;
+    tracing::info!("listening on http://{addr}/webhooks/4pay and …/4pay/notifications");
     HttpServer::new(move || App::new().configure(routes.clone()))
         .bind(&addr)?
         .run()
@@ -70,56 +98,54 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 mod tests {
     use super::*;
     use actix_web::test::{call_service, init_service, read_body, TestRequest};
-    use hookwarden::{SignOptions, Signer};
-
-    /// A POST of `body` with `headers` (named with `http` 1, as the signer makes them).
-    fn request(body: &'static str, headers: &http::HeaderMap) -> TestRequest {
-        let mut request = TestRequest::post().uri("/webhooks/4pay").set_payload(body);
-        for (name, value) in headers {
-            request = request.insert_header((name.as_str(), value.as_bytes()));
-        }
-        request
-    }
+    use hookwarden::Signer;
+    use http::HeaderMap;
 
     #[actix_web::test]
-    async fn verified_once_then_duplicate_and_forgeries_refused() {
-        let app = init_service(App::new().configure(routes(webhook(DEV_SECRET).unwrap()))).await;
-        let body = r#"{"type":"card_transaction","amount":100}"#;
-        let signer = Signer::new(presets::fourpay(), DEV_SECRET).unwrap();
-        let headers = signer.sign(body.as_bytes(), &SignOptions::new()).unwrap();
-        assert!(headers.contains_key("x-webhook-signature"));
-
-        let send = |headers: http::HeaderMap| {
+    async fn both_signatures_verified_once_each_on_its_route() {
+        let (queue, mut events) = mpsc::channel(8);
+        let routes = routes(DEV_SECRET, "4pay_own_notification_key", queue).unwrap();
+        let app = init_service(App::new().configure(routes)).await;
+        // The answer as `"<status> <body>"`.
+        let send = |uri: &'static str, headers: &HeaderMap, body: &'static str| {
+            let mut request = TestRequest::post().uri(uri).set_payload(body);
+            for (name, value) in headers {
+                request = request.insert_header((name.as_str(), value.as_bytes()));
+            }
             let app = &app;
             async move {
-                let response = call_service(app, request(body, &headers).to_request()).await;
+                let response = call_service(app, request.to_request()).await;
                 let status = response.status().as_u16();
-                (
-                    status,
-                    String::from_utf8_lossy(&read_body(response).await).into_owned(),
+                format!(
+                    "{status} {}",
+                    String::from_utf8_lossy(&read_body(response).await)
                 )
             }
         };
-        assert_eq!(send(headers.clone()).await, (200, String::new()));
-        assert_eq!(
-            send(headers).await,
-            (200, hookwarden::DUPLICATE_BODY.to_owned())
-        );
+        let body = r#"{"type":"card_transaction","amount":100}"#;
+        let sha256 = Signer::new(presets::fourpay(), DEV_SECRET).unwrap();
+        let sha256 = sha256.sign(body.as_bytes(), &Default::default()).unwrap();
+        let sha512 = presets::fourpay_sha512();
+        let sha512 = Signer::new(sha512, "4pay_own_notification_key").unwrap();
+        let sha512 = sha512.sign(body.as_bytes(), &Default::default()).unwrap();
 
-        let forged = signer.sign(b"{}", &SignOptions::new()).unwrap();
-        assert_eq!(
-            send(forged).await,
-            (401, r#"{"error":"signature_mismatch"}"#.to_owned())
-        );
-        assert_eq!(
-            send(http::HeaderMap::new()).await,
-            (401, r#"{"error":"missing_signature"}"#.to_owned())
-        );
-    }
+        for (uri, headers) in [
+            ("/webhooks/4pay", &sha256),
+            ("/webhooks/4pay/notifications", &sha512),
+        ] {
+            assert_eq!(send(uri, headers, body).await, "200 ");
+            assert_eq!(events.try_recv().unwrap(), body.as_bytes());
+            let again = send(uri, headers, body).await;
+            assert_eq!(again, r#"200 {"status":"duplicate"}"#);
+        }
 
-    #[test]
-    fn the_development_secret_is_a_valid_fourpay_secret() {
-        assert!(webhook(DEV_SECRET).is_ok());
-        assert!(webhook("").is_err());
+        // Each route reads its own header only.
+        let other = send("/webhooks/4pay", &sha512, body).await;
+        assert_eq!(other, r#"401 {"error":"missing_signature"}"#);
+        let other = send("/webhooks/4pay/notifications", &sha256, body).await;
+        assert_eq!(other, r#"401 {"error":"missing_signature"}"#);
+        let forged = send("/webhooks/4pay/notifications", &sha512, "{}").await;
+        assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
+        assert!(events.try_recv().is_err());
     }
 }
