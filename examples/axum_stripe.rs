@@ -1,0 +1,129 @@
+//! Stripe webhooks received by axum: verified, deduplicated in memory, and
+//! queued for the slow work.
+//!
+//! Run with: cargo run --example axum_stripe
+//!
+//! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
+//! - `STRIPE_WEBHOOK_SECRET`: the endpoint's signing secret (`whsec_…`) from
+//!   the Stripe dashboard, used as-is (default: [`DEV_SECRET`], for local
+//!   development only).
+//!
+//! ```sh
+//! echo '{"id":"evt_1","object":"event","type":"payment_intent.succeeded"}' > body.json
+//! cargo run -p hookwarden-cli -- sign --scheme stripe --secret 'whsec_hookwarden_dev_stripe' \
+//!     --body-file body.json
+//! curl -i http://127.0.0.1:3000/webhooks/stripe --data-binary @body.json \
+//!     -H 'stripe-signature: <from above>'
+//! ```
+//!
+//! `Stripe-Signature` carries the timestamp `t` and one `v1` signature per
+//! active secret; any may match, and `t` must be within five minutes. The
+//! event's `id` in the body is the dedupe key.
+
+use std::error::Error;
+
+use axum::http::StatusCode;
+use axum::{extract::State, routing::post, Router};
+use bytes::Bytes;
+use hookwarden::tower::Delivery;
+use hookwarden::{presets, BuildError, Verifier, WebhookLayer};
+use tokio::sync::mpsc;
+
+/// The secret used when `STRIPE_WEBHOOK_SECRET` is unset. For local development only.
+const DEV_SECRET: &str = "whsec_hookwarden_dev_stripe";
+
+/// Where verified events wait for the slow work.
+type Queue = mpsc::Sender<Bytes>;
+
+/// The app: one route, behind hookwarden; verified events go to `queue`.
+fn app(secret: &str, queue: Queue) -> Result<Router, BuildError> {
+    let verifier = Verifier::new(presets::stripe(), secret)?;
+    Ok(Router::new()
+        .route("/webhooks/stripe", post(on_event))
+        .route_layer(WebhookLayer::new(verifier))
+        .with_state(queue))
+}
+
+/// Runs once per verified, first-time event (taking `Delivery` makes a route
+/// without the layer fail with 500): queues it and answers at once. A full
+/// queue answers 503, so Stripe retries later.
+async fn on_event(State(queue): State<Queue>, _: Delivery, body: Bytes) -> StatusCode {
+    match queue.try_send(body) {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    tracing_subscriber::fmt().init();
+    let addr = std::env::var("HOOKWARDEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let secret = std::env::var("STRIPE_WEBHOOK_SECRET").unwrap_or_else(|_| DEV_SECRET.into());
+    let (queue, mut events) = mpsc::channel::<Bytes>(1024);
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            tracing::info!(bytes = event.len(), "processing a Stripe event");
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    tracing::info!("listening on http://{addr}/webhooks/stripe");
+    axum::serve(listener, app(&secret, queue)?).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use hookwarden::SignOptions;
+    use http::{HeaderMap, HeaderValue};
+    use http_body_util::BodyExt;
+    use std::time::{Duration, SystemTime};
+    use tower::ServiceExt;
+
+    /// The answer as `"<status> <body>"`.
+    async fn send(app: &Router, headers: HeaderMap, body: &str) -> String {
+        let request = http::Request::post("/webhooks/stripe");
+        let mut request = request.body(Body::from(body.to_owned())).unwrap();
+        *request.headers_mut() = headers;
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        format!("{status} {}", String::from_utf8_lossy(&bytes))
+    }
+
+    #[tokio::test]
+    async fn verified_once_then_duplicate_and_stale_or_forged_refused() {
+        let (queue, mut events) = mpsc::channel(8);
+        let app = app(DEV_SECRET, queue).unwrap();
+        let signer = hookwarden::Signer::new(presets::stripe(), DEV_SECRET).unwrap();
+        let sign =
+            |body: &str, options: SignOptions| signer.sign(body.as_bytes(), &options).unwrap();
+
+        let body = r#"{"id":"evt_1","object":"event","type":"payment_intent.succeeded"}"#;
+        let second = r#"{"id":"evt_2","object":"event","type":"charge.refunded"}"#;
+        let headers = sign(body, SignOptions::new());
+        assert_eq!(send(&app, headers.clone(), body).await, "200 ");
+        assert_eq!(events.try_recv().unwrap(), body.as_bytes());
+        let again = send(&app, headers.clone(), body).await;
+        assert_eq!(again, r#"200 {"status":"duplicate"}"#);
+
+        // While a secret is rolled, Stripe sends a `v1` per secret: any may match.
+        let mut rolled = sign(second, SignOptions::new());
+        let value = rolled["stripe-signature"].to_str().unwrap();
+        let value = value.replacen(",v1=", &format!(",v1={},v1=", "0".repeat(64)), 1);
+        rolled.insert("stripe-signature", HeaderValue::from_str(&value).unwrap());
+        assert_eq!(send(&app, rolled, second).await, "200 ");
+        assert_eq!(events.try_recv().unwrap(), second.as_bytes());
+
+        let old = SignOptions::new().with_timestamp(SystemTime::now() - Duration::from_secs(600));
+        let stale = send(&app, sign(body, old), body).await;
+        assert_eq!(stale, r#"401 {"error":"stale_timestamp"}"#);
+
+        let forged = send(&app, sign("{}", SignOptions::new()), body).await;
+        assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
+        let missing = send(&app, HeaderMap::new(), body).await;
+        assert_eq!(missing, r#"401 {"error":"missing_signature"}"#);
+        assert!(events.try_recv().is_err());
+    }
+}
