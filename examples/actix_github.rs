@@ -13,7 +13,9 @@
 //! `X-Hub-Signature-256: sha256=<hex>` covers the body only. GitHub does not
 //! sign `X-GitHub-Delivery`, so the body is the dedupe key (a redelivery
 //! resends the same body). The `ping` sent when a webhook is created is
-//! signed like any delivery, so it is answered 200 like any.
+//! signed like any delivery, so it is answered 200 like any. GitHub does not
+//! redeliver a failed delivery by itself: redeliver it from the webhook's
+//! settings or API.
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use hookwarden::actix::{Delivery, Webhook};
@@ -44,8 +46,8 @@ fn routes(
 }
 
 /// Runs once per verified, first-time event (taking `Delivery` makes a route
-/// without the middleware fail with 500): queues it and answers at once. A
-/// full queue answers 503, so GitHub retries later.
+/// without the middleware fail with 500): queues it and answers at once. A full
+/// queue answers 503: the event stays unhandled, so a retry runs it.
 async fn on_event(queue: web::Data<Queue>, _: Delivery, body: web::Bytes) -> HttpResponse {
     match queue.try_send(body) {
         Ok(()) => HttpResponse::Ok().finish(),

@@ -43,8 +43,8 @@ fn routes(
 }
 
 /// Runs once per verified, first-time event (taking `Delivery` makes a route
-/// without the middleware fail with 500): queues it and answers at once. A
-/// full queue answers 503, so Stripe retries later.
+/// without the middleware fail with 500): queues it and answers at once. A full
+/// queue answers 503: the event stays unhandled, so a retry runs it.
 async fn on_event(queue: web::Data<Queue>, _: Delivery, body: web::Bytes) -> HttpResponse {
     match queue.try_send(body) {
         Ok(()) => HttpResponse::Ok().finish(),

@@ -19,7 +19,9 @@
 //! `X-Hub-Signature-256: sha256=<hex>` covers the body only. GitHub does not
 //! sign `X-GitHub-Delivery`, so the body is the dedupe key (a redelivery
 //! resends the same body). The `ping` sent when a webhook is created is
-//! signed like any delivery, so it is answered 200 like any.
+//! signed like any delivery, so it is answered 200 like any. GitHub does not
+//! redeliver a failed delivery by itself: redeliver it from the webhook's
+//! settings or API.
 
 use std::error::Error;
 
@@ -47,7 +49,7 @@ fn app(secret: &str, queue: Queue) -> Result<Router, BuildError> {
 
 /// Runs once per verified, first-time event (taking `Delivery` makes a route
 /// without the layer fail with 500): queues it and answers at once. A full
-/// queue answers 503, so GitHub retries later.
+/// queue answers 503: the event stays unhandled, so a retry runs it.
 async fn on_event(State(queue): State<Queue>, _: Delivery, body: Bytes) -> StatusCode {
     match queue.try_send(body) {
         Ok(()) => StatusCode::OK,

@@ -80,7 +80,7 @@ async fn require_token(State(expected): State<Expected>, request: Request, next:
 
 /// Runs once per verified, first-time event (taking `Delivery` makes a route
 /// without the layer fail with 500): queues it and answers at once. A full
-/// queue answers 503, so PayNetworx retries later.
+/// queue answers 503: the event stays unhandled, so a retry runs it.
 async fn on_event(State(queue): State<Queue>, _: Delivery, body: Bytes) -> StatusCode {
     match queue.try_send(body) {
         Ok(()) => StatusCode::OK,
