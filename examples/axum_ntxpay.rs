@@ -1,51 +1,56 @@
-//! NTX Pay webhooks received by axum, verified and deduplicated in memory.
+//! NTX Pay webhooks received by axum: verified, deduplicated in memory, and
+//! queued for the slow work.
 //!
 //! Run with: cargo run --example axum_ntxpay
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
-//! - `NTXPAY_SECRET`: the endpoint's secret from the NTX Pay dashboard
-//!   (default: [`DEV_SECRET`], for local development only).
-//!
-//! Send it a signed delivery with the CLI:
+//! - `NTXPAY_SECRET`: the endpoint's secret from the NTX Pay dashboard, used
+//!   as-is (default: [`DEV_SECRET`], for local development only).
 //!
 //! ```sh
 //! echo '{"event":"cash_in","amount":100}' > body.json
-//! cargo run -p hookwarden-cli -- sign --scheme ntxpay --secret whsec_hookwarden_dev_ntxpay \
-//!     --id dlv_1 --body-file body.json
+//! cargo run -p hookwarden-cli -- sign --scheme ntxpay --secret 'whsec_hookwarden_dev_ntxpay' \
+//!     --body-file body.json --id dlv_1
 //! curl -i http://127.0.0.1:3000/webhooks/ntxpay --data-binary @body.json \
-//!     -H 'x-ntxpay-delivery: dlv_1' -H 'x-ntxpay-signature: <from the line above>'
+//!     -H 'x-ntxpay-delivery: dlv_1' -H 'x-ntxpay-signature: <from above>'
 //! ```
 //!
-//! NTX Pay expects a 200 within 10 seconds: answer first, do slow work after
-//! (hand the event to a queue or a spawned task).
+//! `X-NTXPay-Signature` is the hex HMAC-SHA256 of the body. NTX Pay does not
+//! sign `X-NTXPay-Delivery`, so the body is the dedupe key. It expects a 200
+//! within 10 seconds: answer first, do slow work after (hence the queue).
 
 use std::error::Error;
 
 use axum::http::StatusCode;
-use axum::{routing::post, Router};
+use axum::{extract::State, routing::post, Router};
 use bytes::Bytes;
 use hookwarden::tower::Delivery;
 use hookwarden::{presets, BuildError, Verifier, WebhookLayer};
+use tokio::sync::mpsc;
 
 /// The secret used when `NTXPAY_SECRET` is unset. For local development only.
 const DEV_SECRET: &str = "whsec_hookwarden_dev_ntxpay";
 
-/// The app: one route, behind hookwarden.
-fn app(secret: &str) -> Result<Router, BuildError> {
+/// Where verified events wait for the slow work.
+type Queue = mpsc::Sender<Bytes>;
+
+/// The app: one route, behind hookwarden; verified events go to `queue`.
+fn app(secret: &str, queue: Queue) -> Result<Router, BuildError> {
     let verifier = Verifier::new(presets::ntxpay(), secret)?;
     Ok(Router::new()
-        .route("/webhooks/ntxpay", post(on_delivery))
-        .route_layer(WebhookLayer::new(verifier)))
+        .route("/webhooks/ntxpay", post(on_event))
+        .route_layer(WebhookLayer::new(verifier))
+        .with_state(queue))
 }
 
-/// Runs once per verified, first-time delivery, with the exact signed bytes.
-async fn on_delivery(delivery: Delivery, body: Bytes) -> StatusCode {
-    tracing::info!(
-        delivery_id = ?delivery.delivery_id().map(|id| id.as_str()),
-        bytes = body.len(),
-        "NTX Pay delivery received"
-    );
-    StatusCode::OK
+/// Runs once per verified, first-time event (taking `Delivery` makes a route
+/// without the layer fail with 500): queues it and answers at once. A full
+/// queue answers 503: the event stays unhandled, so a retry runs it.
+async fn on_event(State(queue): State<Queue>, _: Delivery, body: Bytes) -> StatusCode {
+    match queue.try_send(body) {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
 #[tokio::main]
@@ -53,9 +58,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
     tracing_subscriber::fmt().init();
     let addr = std::env::var("HOOKWARDEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let secret = std::env::var("NTXPAY_SECRET").unwrap_or_else(|_| DEV_SECRET.into());
+    let (queue, mut events) = mpsc::channel::<Bytes>(1024);
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            tracing::info!(bytes = event.len(), "processing a NTX Pay event");
+        }
+    });
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("listening on http://{addr}/webhooks/ntxpay");
-    axum::serve(listener, app(&secret)?).await?;
+    axum::serve(listener, app(&secret, queue)?).await?;
     Ok(())
 }
 
@@ -63,55 +74,49 @@ async fn main() -> Result<(), Box<dyn Error>> {
 mod tests {
     use super::*;
     use axum::body::Body;
-    use http::Request;
+    use hookwarden::SignOptions;
+    use http::{HeaderMap, HeaderValue};
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
-    async fn send(app: &Router, body: &'static str, headers: &http::HeaderMap) -> (u16, String) {
-        let mut request = Request::post("/webhooks/ntxpay")
-            .body(Body::from(body))
-            .unwrap();
-        request.headers_mut().extend(headers.clone());
+    /// The answer as `"<status> <body>"`.
+    async fn send(app: &Router, headers: HeaderMap, body: &str) -> String {
+        let request = http::Request::post("/webhooks/ntxpay");
+        let mut request = request.body(Body::from(body.to_owned())).unwrap();
+        *request.headers_mut() = headers;
         let response = app.clone().oneshot(request).await.unwrap();
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        format!("{status} {}", String::from_utf8_lossy(&bytes))
     }
 
     #[tokio::test]
     async fn verified_once_then_duplicate_and_forgeries_refused() {
-        let app = app(DEV_SECRET).unwrap();
-        let body = r#"{"event":"cash_in","amount":100}"#;
+        let (queue, mut events) = mpsc::channel(8);
+        let app = app(DEV_SECRET, queue).unwrap();
         let signer = hookwarden::Signer::new(presets::ntxpay(), DEV_SECRET).unwrap();
-        let headers = signer
-            .sign(
-                body.as_bytes(),
-                &hookwarden::SignOptions::new().with_id("dlv_1"),
-            )
-            .unwrap();
+        let sign =
+            |body: &str, options: SignOptions| signer.sign(body.as_bytes(), &options).unwrap();
 
-        assert_eq!(send(&app, body, &headers).await, (200, String::new()));
-        assert_eq!(
-            send(&app, body, &headers).await,
-            (200, hookwarden::DUPLICATE_BODY.to_owned())
-        );
+        let body = r#"{"event":"cash_in","amount":100}"#;
+        let headers = sign(body, SignOptions::new().with_id("dlv_1"));
+        assert_eq!(send(&app, headers.clone(), body).await, "200 ");
+        assert_eq!(events.try_recv().unwrap(), body.as_bytes());
+        let again = send(&app, headers.clone(), body).await;
+        assert_eq!(again, r#"200 {"status":"duplicate"}"#);
 
-        let forged = signer
-            .sign(b"{}", &hookwarden::SignOptions::new().with_id("dlv_2"))
-            .unwrap();
-        assert_eq!(
-            send(&app, body, &forged).await,
-            (401, r#"{"error":"signature_mismatch"}"#.to_owned())
-        );
-        assert_eq!(
-            send(&app, body, &http::HeaderMap::new()).await,
-            (401, r#"{"error":"missing_signature"}"#.to_owned())
-        );
-    }
+        // `X-NTXPay-Delivery` is not signed: a replay under another ID is still a duplicate.
+        let mut replay = headers.clone();
+        replay.insert("x-ntxpay-delivery", HeaderValue::from_static("dlv_2"));
+        let replay = send(&app, replay, body).await;
+        assert_eq!(replay, r#"200 {"status":"duplicate"}"#);
+        // NTX Pay secrets are 8 to 128 characters.
+        assert!(super::app("short", mpsc::channel(1).0).is_err());
 
-    #[test]
-    fn the_development_secret_is_a_valid_ntxpay_secret() {
-        assert!(app(DEV_SECRET).is_ok());
-        assert!(app("short").is_err());
+        let forged = send(&app, sign("{}", SignOptions::new().with_id("dlv_1")), body).await;
+        assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
+        let missing = send(&app, HeaderMap::new(), body).await;
+        assert_eq!(missing, r#"401 {"error":"missing_signature"}"#);
+        assert!(events.try_recv().is_err());
     }
 }

@@ -1,0 +1,128 @@
+//! NTX Pay webhooks received by actix-web: verified, deduplicated in memory,
+//! and queued for the slow work.
+//!
+//! Run with: cargo run --example actix_ntxpay
+//!
+//! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
+//! - `NTXPAY_SECRET`: the endpoint's secret from the NTX Pay dashboard, used
+//!   as-is (default: [`DEV_SECRET`], for local development only).
+//!
+//! Try it as in `examples/axum_ntxpay.rs`.
+//!
+//! `X-NTXPay-Signature` is the hex HMAC-SHA256 of the body. NTX Pay does not
+//! sign `X-NTXPay-Delivery`, so the body is the dedupe key. It expects a 200
+//! within 10 seconds: answer first, do slow work after (hence the queue).
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use hookwarden::actix::{Delivery, Webhook};
+use hookwarden::{presets, BuildError, Verifier};
+use tokio::sync::mpsc;
+
+/// The secret used when `NTXPAY_SECRET` is unset. For local development only.
+const DEV_SECRET: &str = "whsec_hookwarden_dev_ntxpay";
+
+/// Where verified events wait for the slow work.
+type Queue = mpsc::Sender<web::Bytes>;
+
+/// The app's routes: one, behind hookwarden; verified events go to `queue`.
+/// Call it once, outside `HttpServer::new`'s factory, so every worker shares
+/// one dedupe store.
+fn routes(
+    secret: &str,
+    queue: Queue,
+) -> Result<impl Fn(&mut web::ServiceConfig) + Clone, BuildError> {
+    let webhook = Webhook::new(Verifier::new(presets::ntxpay(), secret)?);
+    Ok(move |config: &mut web::ServiceConfig| {
+        config.app_data(web::Data::new(queue.clone())).service(
+            web::resource("/webhooks/ntxpay")
+                .wrap(webhook.clone())
+                .route(web::post().to(on_event)),
+        );
+    })
+}
+
+/// Runs once per verified, first-time event (taking `Delivery` makes a route
+/// without the middleware fail with 500): queues it and answers at once. A full
+/// queue answers 503: the event stays unhandled, so a retry runs it.
+async fn on_event(queue: web::Data<Queue>, _: Delivery, body: web::Bytes) -> HttpResponse {
+    match queue.try_send(body) {
+        Ok(()) => HttpResponse::Ok().finish(),
+        Err(_) => HttpResponse::ServiceUnavailable().finish(),
+    }
+}
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt().init();
+    let addr = std::env::var("HOOKWARDEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let secret = std::env::var("NTXPAY_SECRET").unwrap_or_else(|_| DEV_SECRET.into());
+    let (queue, mut events) = mpsc::channel::<web::Bytes>(1024);
+    actix_web::rt::spawn(async move {
+        while let Some(event) = events.recv().await {
+            tracing::info!(bytes = event.len(), "processing a NTX Pay event");
+        }
+    });
+    let routes = routes(&secret, queue)?;
+    tracing::info!("listening on http://{addr}/webhooks/ntxpay");
+    HttpServer::new(move || App::new().configure(routes.clone()))
+        .bind(&addr)?
+        .run()
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::{call_service, init_service, read_body, TestRequest};
+    use hookwarden::SignOptions;
+    use http::{HeaderMap, HeaderValue};
+
+    #[actix_web::test]
+    async fn verified_once_then_duplicate_and_forgeries_refused() {
+        let (queue, mut events) = mpsc::channel(8);
+        let app = init_service(App::new().configure(routes(DEV_SECRET, queue).unwrap())).await;
+        // The answer as `"<status> <body>"`.
+        let send = |headers: HeaderMap, body: &'static str| {
+            let mut request = TestRequest::post()
+                .uri("/webhooks/ntxpay")
+                .set_payload(body);
+            for (name, value) in &headers {
+                request = request.insert_header((name.as_str(), value.as_bytes()));
+            }
+            let app = &app;
+            async move {
+                let response = call_service(app, request.to_request()).await;
+                let status = response.status().as_u16();
+                format!(
+                    "{status} {}",
+                    String::from_utf8_lossy(&read_body(response).await)
+                )
+            }
+        };
+        let signer = hookwarden::Signer::new(presets::ntxpay(), DEV_SECRET).unwrap();
+        let sign =
+            |body: &str, options: SignOptions| signer.sign(body.as_bytes(), &options).unwrap();
+
+        let body = r#"{"event":"cash_in","amount":100}"#;
+        let headers = sign(body, SignOptions::new().with_id("dlv_1"));
+        assert_eq!(send(headers.clone(), body).await, "200 ");
+        assert_eq!(events.try_recv().unwrap(), body.as_bytes());
+        let again = send(headers.clone(), body).await;
+        assert_eq!(again, r#"200 {"status":"duplicate"}"#);
+
+        // `X-NTXPay-Delivery` is not signed: a replay under another ID is still a duplicate.
+        let mut replay = headers.clone();
+        replay.insert("x-ntxpay-delivery", HeaderValue::from_static("dlv_2"));
+        let replay = send(replay, body).await;
+        assert_eq!(replay, r#"200 {"status":"duplicate"}"#);
+        // NTX Pay secrets are 8 to 128 characters.
+        assert!(super::routes("short", mpsc::channel(1).0).is_err());
+
+        let forged = send(sign("{}", SignOptions::new().with_id("dlv_1")), body).await;
+        assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
+        let missing = send(HeaderMap::new(), body).await;
+        assert_eq!(missing, r#"401 {"error":"missing_signature"}"#);
+        assert!(events.try_recv().is_err());
+    }
+}
