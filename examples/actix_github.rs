@@ -14,8 +14,8 @@
 //! sign `X-GitHub-Delivery`, so the body is the dedupe key (a redelivery
 //! resends the same body). The `ping` sent when a webhook is created is
 //! signed like any delivery, so it is answered 200 like any. GitHub does not
-//! redeliver a failed delivery by itself: redeliver it from the webhook's
-//! settings or API.
+//! redeliver a failed delivery by itself (GitHub docs, "Handling failed
+//! webhook deliveries"): redeliver it from the webhook's settings or API.
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use hookwarden::actix::{Delivery, Webhook};
