@@ -42,6 +42,7 @@ pub struct Delivery {
     endpoint: Endpoint,
     id: Option<String>,
     timestamp: Option<SystemTime>,
+    removed: Vec<HeaderName>,
 }
 
 impl Delivery {
@@ -57,6 +58,7 @@ impl Delivery {
             endpoint: Endpoint::new(url, scheme, secret)?,
             id: None,
             timestamp: None,
+            removed: Vec::new(),
         })
     }
 
@@ -93,6 +95,27 @@ impl Delivery {
         self
     }
 
+    /// Leaves out a header the signer writes (the signature, say), to see
+    /// the endpoint refuse the incomplete delivery.
+    ///
+    /// ```
+    /// use hookwarden_cli::send::Delivery;
+    /// use hookwarden_core::presets;
+    ///
+    /// # fn main() -> Result<(), hookwarden_cli::Error> {
+    /// let scheme = presets::ntxpay();
+    /// let unsigned = Delivery::new("http://127.0.0.1:3000/webhooks/ntxpay", scheme.clone(), "whsec_dev_secret")?
+    ///     .without_header(scheme.signature_header().clone());
+    /// # let _ = unsigned;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn without_header(mut self, name: HeaderName) -> Self {
+        self.removed.push(name);
+        self
+    }
+
     /// How long to wait for the whole answer (default 10 s).
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -110,7 +133,11 @@ impl Delivery {
     pub async fn send(&self, body: impl Into<Vec<u8>>) -> Result<Answer, Error> {
         let body = body.into();
         let endpoint = &self.endpoint;
-        let headers = endpoint.sign(&endpoint.signer, &body, self.id.as_deref(), self.timestamp)?;
+        let mut headers =
+            endpoint.sign(&endpoint.signer, &body, self.id.as_deref(), self.timestamp)?;
+        for name in &self.removed {
+            headers.remove(name);
+        }
         let answer = endpoint.deliver(headers, body).await?;
         Ok(Answer(answer))
     }
