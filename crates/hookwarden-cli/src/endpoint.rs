@@ -1,15 +1,28 @@
 //! What `send` and `check` share: where deliveries go, how they are signed,
 //! and one HTTP exchange.
 
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use hookwarden_core::http::header::CONTENT_TYPE;
+use bytes::Bytes;
+use hookwarden_core::http;
+use hookwarden_core::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
 use hookwarden_core::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use hookwarden_core::{
     DeliveryIdSource, Scheme, SignOptions, Signer, TimestampSource, DEFAULT_BODY_LIMIT,
 };
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
 use rustls_platform_verifier::BuilderVerifierExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
 
 use crate::Error;
 
@@ -24,6 +37,8 @@ const MAX_ANSWER: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
     client: reqwest::Client,
+    /// The client's TLS configuration, for `deliver_large`.
+    tls: Arc<rustls::ClientConfig>,
     url: reqwest::Url,
     /// `scheme://host:port`, for messages: the path and query may hold a token.
     origin: String,
@@ -46,8 +61,10 @@ impl Endpoint {
     pub(crate) fn new(url: &str, scheme: Scheme, secret: &str) -> Result<Self, Error> {
         let url = parse_url(url)?;
         let signer = Signer::new(scheme, secret)?;
+        let tls = tls_config()?;
         Ok(Self {
-            client: client()?,
+            client: client(&tls)?,
+            tls: Arc::new(tls),
             origin: url.origin().ascii_serialization(),
             url,
             method: Method::POST,
@@ -113,28 +130,155 @@ impl Endpoint {
 
     /// Sends one request and reads the answer (at most 64 KiB of its body).
     pub(crate) async fn deliver(&self, headers: HeaderMap, body: Vec<u8>) -> Result<Answer, Error> {
-        let fail = |err| Error::from_reqwest(err, &self.origin, self.timeout);
         let started = Instant::now();
-        let mut response = self
-            .client
+        let response = self.request(headers).body(body).send().await;
+        self.answer(response, started).await
+    }
+
+    /// Sends `body` as [`deliver`](Self::deliver) does, on a connection of
+    /// its own that survives the server closing it mid-body. A server
+    /// refusing a large body answers early (413) and closes; the rest of the
+    /// body then fails to write, and a client that gives up on that error,
+    /// as reqwest does, loses the answer already received. Here the failed
+    /// writes are dropped, so the answer is still read.
+    pub(crate) async fn deliver_large(
+        &self,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    ) -> Result<Answer, Error> {
+        let started = Instant::now();
+        let exchange = self.exchange_large(headers, body, started);
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or(Err(Error::Timeout {
+                after: self.timeout,
+            }))
+    }
+
+    async fn exchange_large(
+        &self,
+        mut headers: HeaderMap,
+        body: Vec<u8>,
+        started: Instant,
+    ) -> Result<Answer, Error> {
+        let connect = |reason: String| Error::Connect {
+            origin: self.origin.clone(),
+            reason,
+        };
+        let host = self.url.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = self.url.port_or_known_default().unwrap_or(80);
+        let authority = match self.url.port() {
+            Some(port) => format!("{}:{port}", self.url.host_str().unwrap_or_default()),
+            None => self.url.host_str().unwrap_or_default().to_owned(),
+        };
+        let mut target = self.url.path().to_owned();
+        if let Some(query) = self.url.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        let bad_request = || Error::InvalidUrl {
+            reason: "it cannot be written as an HTTP/1.1 request".into(),
+        };
+        headers.insert(
+            HOST,
+            HeaderValue::from_str(&authority).map_err(|_| bad_request())?,
+        );
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let mut request = http::Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = target.parse().map_err(|_| bad_request())?;
+        *request.headers_mut() = headers;
+
+        let tcp = TcpStream::connect((host, port))
+            .await
+            .map_err(|err| connect(err.to_string()))?;
+        let io = Forgiving {
+            inner: tcp,
+            broken: false,
+        };
+        let response = if self.url.scheme() == "https" {
+            let name = ServerName::try_from(host.to_owned())
+                .map_err(|_| connect(format!("`{host}` is not a valid TLS server name")))?;
+            let tls = TlsConnector::from(self.tls.clone())
+                .connect(name, io)
+                .await
+                .map_err(|err| connect(innermost(&err)))?;
+            exchange(TokioIo::new(tls), request).await
+        } else {
+            exchange(TokioIo::new(io), request).await
+        };
+        let (response, connection) = response.map_err(|err| Error::Transport {
+            reason: innermost(&err),
+        })?;
+        let status = response.status();
+        let mut body = response.into_body();
+        let mut answer = Vec::new();
+        let mut truncated = false;
+        while answer.len() < MAX_ANSWER {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        answer.extend_from_slice(&data);
+                    }
+                }
+                None => break,
+                Some(Err(_)) => {
+                    truncated = true;
+                    break;
+                }
+            }
+        }
+        if answer.len() > MAX_ANSWER {
+            answer.truncate(MAX_ANSWER);
+            truncated = true;
+        }
+        connection.abort();
+        Ok(Answer {
+            status,
+            latency: started.elapsed(),
+            body: answer,
+            truncated,
+        })
+    }
+
+    fn request(&self, headers: HeaderMap) -> reqwest::RequestBuilder {
+        self.client
             .request(self.method.clone(), self.url.clone())
             .headers(headers)
-            .body(body)
             .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(fail)?;
+    }
+
+    /// Reads the answer's status and at most 64 KiB of its body. A body
+    /// broken off after the status is kept as far as it came.
+    async fn answer(
+        &self,
+        response: reqwest::Result<reqwest::Response>,
+        started: Instant,
+    ) -> Result<Answer, Error> {
+        let mut response =
+            response.map_err(|err| Error::from_reqwest(err, &self.origin, self.timeout))?;
         let status = response.status();
         let mut answer = Vec::new();
         let mut truncated = false;
-        while let Some(chunk) = response.chunk().await.map_err(fail)? {
-            let room = MAX_ANSWER - answer.len();
-            if chunk.len() > room {
-                answer.extend_from_slice(&chunk[..room]);
-                truncated = true;
-                break;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_ANSWER - answer.len();
+                    if chunk.len() > room {
+                        answer.extend_from_slice(&chunk[..room]);
+                        truncated = true;
+                        break;
+                    }
+                    answer.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    truncated = true;
+                    break;
+                }
             }
-            answer.extend_from_slice(&chunk);
         }
         Ok(Answer {
             status,
@@ -143,6 +287,105 @@ impl Endpoint {
             truncated,
         })
     }
+}
+
+/// One HTTP/1.1 exchange on `io`, the connection driven by a task of its
+/// own (aborted once the answer is read).
+async fn exchange<T>(
+    io: T,
+    request: http::Request<Full<Bytes>>,
+) -> Result<(http::Response<Incoming>, JoinHandle<()>), hyper::Error>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    let connection = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    match sender.send_request(request).await {
+        Ok(response) => Ok((response, connection)),
+        Err(err) => {
+            connection.abort();
+            Err(err)
+        }
+    }
+}
+
+/// A connection whose writes, once the peer has closed it, succeed without
+/// sending anything, so that the answer the peer sent before closing can
+/// still be read.
+struct Forgiving<T> {
+    inner: T,
+    broken: bool,
+}
+
+impl<T> Forgiving<T> {
+    fn closed_by_peer(err: &io::Error) -> bool {
+        matches!(
+            err.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        )
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Forgiving<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Forgiving<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.broken {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Ready(Err(err)) if Self::closed_by_peer(&err) => {
+                self.broken = true;
+                Poll::Ready(Ok(buf.len()))
+            }
+            other => other,
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.broken {
+            return Poll::Ready(Ok(()));
+        }
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Ready(Err(err)) if Self::closed_by_peer(&err) => {
+                self.broken = true;
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.broken {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The message of the deepest cause of `err`.
+pub(crate) fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message = cause.to_string();
+        source = cause.source();
+    }
+    message
 }
 
 /// An absolute `http` or `https` URL with a host.
@@ -161,23 +404,33 @@ fn parse_url(text: &str) -> Result<reqwest::Url, Error> {
     Ok(url)
 }
 
-/// The HTTP client: rustls with ring and the system's trust store, no
-/// redirects, no automatic retries.
-fn client() -> Result<reqwest::Client, Error> {
-    let setup = |reason: String| Error::Client { reason };
+/// The `User-Agent` of every request.
+const USER_AGENT_VALUE: &str = concat!("hookwarden/", env!("CARGO_PKG_VERSION"));
+
+/// TLS: rustls with the ring provider and the system's trust store.
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    let setup = |err: rustls::Error| Error::Client {
+        reason: err.to_string(),
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|err| setup(err.to_string()))?
+        .map_err(setup)?
         .with_platform_verifier()
-        .map_err(|err| setup(err.to_string()))?
-        .with_no_client_auth();
+        .map_err(setup)?
+        .with_no_client_auth())
+}
+
+/// The HTTP client: `tls`, no redirects, no automatic retries.
+fn client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
+        .tls_backend_preconfigured(tls.clone())
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("hookwarden/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT_VALUE)
         .build()
-        .map_err(|err| setup(crate::innermost_reason(&err)))
+        .map_err(|err| Error::Client {
+            reason: innermost(&err),
+        })
 }
 
 /// A body over hookwarden's default limit, for the oversized-body check: 2 MiB.
@@ -248,6 +501,52 @@ mod tests {
         assert_eq!(headers.get_all("x-hub-signature-256").iter().count(), 1);
         assert_ne!(headers["x-hub-signature-256"], "sha256=00");
         assert_eq!(headers["content-type"], "application/json");
+    }
+
+    #[tokio::test]
+    async fn a_large_body_still_gets_the_answer_sent_before_the_server_closed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        const ROUNDS: usize = 20;
+
+        // Reads the request head and 1 MiB of the body, answers 413 and
+        // closes while the client is still writing: the unread rest makes
+        // the close a reset, which the client's next write runs into.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for _ in 0..ROUNDS {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    socket.read_exact(&mut byte).await.unwrap();
+                    head.push(byte[0]);
+                }
+                let mut body = vec![0u8; 1024 * 1024];
+                socket.read_exact(&mut body).await.unwrap();
+                let body = r#"{"error":"body_too_large"}"#;
+                let answer = format!(
+                    "HTTP/1.1 413 Payload Too Large\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                socket.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+
+        let endpoint = Endpoint::new(
+            &format!("http://{addr}/hook"),
+            presets::ntxpay(),
+            "secret12",
+        )
+        .unwrap();
+        for round in 0..ROUNDS {
+            let answer = endpoint
+                .deliver_large(HeaderMap::new(), vec![b'x'; 8 * 1024 * 1024])
+                .await
+                .unwrap_or_else(|err| panic!("round {round}: {err}"));
+            assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(answer.body, br#"{"error":"body_too_large"}"#);
+        }
     }
 
     #[test]

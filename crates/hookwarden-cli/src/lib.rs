@@ -39,7 +39,6 @@ pub mod check;
 mod endpoint;
 pub mod send;
 
-use std::error::Error as _;
 use std::fmt;
 use std::time::Duration;
 
@@ -112,7 +111,7 @@ impl Error {
         if err.is_timeout() {
             return Self::Timeout { after: timeout };
         }
-        let reason = innermost_reason(&err);
+        let reason = endpoint::innermost(&err);
         if err.is_connect() {
             Self::Connect {
                 origin: origin.to_owned(),
@@ -122,18 +121,6 @@ impl Error {
             Self::Transport { reason }
         }
     }
-}
-
-/// The message of the deepest cause, which names what really failed
-/// ("Connection refused (os error 111)") rather than the layers above it.
-fn innermost_reason(err: &reqwest::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message = cause.to_string();
-        source = cause.source();
-    }
-    message
 }
 
 impl fmt::Display for Error {

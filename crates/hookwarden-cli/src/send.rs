@@ -74,7 +74,9 @@ impl Delivery {
     /// delivery-ID headers are the signer's: an extra header of the same name
     /// is replaced. `Content-Type` is `application/json` unless given here.
     #[must_use]
-    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+    pub fn with_header(mut self, name: HeaderName, mut value: HeaderValue) -> Self {
+        // It may be a token: kept out of `Debug`.
+        value.set_sensitive(true);
         self.endpoint.headers.append(name, value);
         self
     }
@@ -168,8 +170,31 @@ impl Answer {
         &self.0.body
     }
 
-    /// Whether the body was longer than 64 KiB and cut.
+    /// Whether the body was cut: longer than 64 KiB, or broken off.
     pub fn is_truncated(&self) -> bool {
         self.0.truncated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookwarden_core::presets;
+
+    #[test]
+    fn debug_shows_neither_the_secret_nor_extra_header_values() {
+        let delivery = Delivery::new(
+            "https://example.com/hook",
+            presets::ntxpay(),
+            "whsec_do_not_print",
+        )
+        .unwrap()
+        .with_header(
+            HeaderName::from_static("authorization"),
+            HeaderValue::from_static("Bearer do-not-print"),
+        );
+        let debug = format!("{delivery:?}");
+        assert!(!debug.contains("do_not_print"), "{debug}");
+        assert!(!debug.contains("do-not-print"), "{debug}");
     }
 }
