@@ -18,6 +18,10 @@
 //! first check. It has a top-level `"id"`, where PayNetworx and Stripe
 //! deliveries carry their event ID.
 //!
+//! The oversized body goes over a connection of its own, which still reads
+//! a 413 sent before the server closed the connection mid-body; that
+//! connection is direct, not through a proxy set in the environment.
+//!
 //! An endpoint's duplicate answer shows whether it ran its handler again
 //! only if it says so: hookwarden answers 200 `{"status":"duplicate"}`. A
 //! 2xx without that marker fails, since it may well mean the delivery was
