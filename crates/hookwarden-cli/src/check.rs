@@ -20,7 +20,8 @@
 //!
 //! The oversized body goes over a connection of its own, which still reads
 //! a 413 sent before the server closed the connection mid-body; that
-//! connection is direct, not through a proxy set in the environment.
+//! connection is direct, not through a proxy set in the environment (as
+//! for any body over 1 MiB that [`Delivery`](crate::send::Delivery) sends).
 //!
 //! An endpoint's duplicate answer shows whether it ran its handler again
 //! only if it says so: hookwarden answers 200 `{"status":"duplicate"}`. A

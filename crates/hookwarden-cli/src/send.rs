@@ -28,7 +28,7 @@
 use std::time::{Duration, SystemTime};
 
 use hookwarden_core::http::{HeaderName, HeaderValue, Method, StatusCode};
-use hookwarden_core::Scheme;
+use hookwarden_core::{Scheme, DEFAULT_BODY_LIMIT};
 
 use crate::endpoint::{self, Endpoint};
 use crate::Error;
@@ -125,7 +125,10 @@ impl Delivery {
         self
     }
 
-    /// Signs `body` and sends it.
+    /// Signs `body` and sends it. A body over 1 MiB (hookwarden's default
+    /// limit) goes over a direct connection of its own, not through a proxy
+    /// set in the environment, on which a 413 sent before the endpoint hangs
+    /// up mid-body is still read.
     ///
     /// # Errors
     /// [`Error::Sign`] when the ID or a header cannot be signed (an ID for a
@@ -140,7 +143,11 @@ impl Delivery {
         for name in &self.removed {
             headers.remove(name);
         }
-        let answer = endpoint.deliver(headers, body).await?;
+        let answer = if body.len() > DEFAULT_BODY_LIMIT {
+            endpoint.deliver_large(headers, body).await?
+        } else {
+            endpoint.deliver(headers, body).await?
+        };
         Ok(Answer(answer))
     }
 }

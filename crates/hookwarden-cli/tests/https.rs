@@ -153,9 +153,25 @@ async fn send_and_check_work_over_https_with_a_trusted_ca() {
         "--body-file".into(),
         body.0.to_str().unwrap().to_owned(),
     ];
-    let output = hookwarden(&ca, send).await;
+    let output = hookwarden(&ca, send.clone()).await;
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("200 OK in "));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+    // Over 1 MiB: refused with 413 before hookwarden reads the body, and
+    // the answer is read though the server hangs up mid-body.
+    let mut large = br#"{"id":"evt_https_2","type":"payment.completed"}"#.to_vec();
+    large.resize(2 * 1024 * 1024, b' ');
+    let large = TempFile::new("large.json", &large);
+    for _ in 0..5 {
+        let mut args = send.clone();
+        *args.last_mut().unwrap() = large.0.to_str().unwrap().to_owned();
+        let output = hookwarden(&ca, args).await;
+        assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.starts_with("413 Payload Too Large in "), "{stdout}");
+        assert!(stdout.contains(r#"{"error":"body_too_large"}"#), "{stdout}");
+    }
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 
     let check = ["check", &url, "--scheme", "stripe", "--secret", SECRET];
