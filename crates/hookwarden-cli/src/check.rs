@@ -373,8 +373,8 @@ impl Check {
         Ok(Report { outcomes })
     }
 
-    /// A fresh delivery ID, and the headers of `body` signed by `signer`
-    /// with it (and `timestamp`, if given).
+    /// The headers of `body` signed by `signer`, with `id` as the delivery
+    /// ID where the scheme sends one in a header, and `timestamp` if given.
     fn signed(
         &self,
         signer: &Signer,
@@ -461,7 +461,8 @@ impl Check {
                 &answer,
                 format!(
                     "; no {DUPLICATE_BODY}, so the delivery may have been processed twice \
-                     (allow silent dedupe if the endpoint skips duplicates without saying so)"
+                     (if the endpoint skips duplicates without saying so, allow it with \
+                     --allow-silent-dedupe or Check::with_silent_dedupe)"
                 ),
             )
         }

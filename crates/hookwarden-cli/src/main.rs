@@ -263,7 +263,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
     }
     eprintln!(
         "checking {method} {} as {}",
-        without_query(&target.url),
+        shown_url(&target.url),
         target.scheme
     );
     let report = runtime()?.block_on(check.run(|progress| match progress {
@@ -279,9 +279,19 @@ fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-/// `url` up to its query, which may hold a token.
-fn without_query(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
+/// `url` without what may hold a credential: a `user:password@` and the query.
+fn shown_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or(url);
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// A single-threaded Tokio runtime: one delivery at a time.
@@ -451,4 +461,27 @@ fn verified_json(verified: &Verified) -> String {
         serde_json::json!(verified.timestamp().map(unix_secs)),
         verified.secret_index(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_urls_lose_credentials_and_queries() {
+        for (url, shown) in [
+            (
+                "https://u:p@example.com/hook?token=t#x",
+                "https://example.com/hook",
+            ),
+            (
+                "http://127.0.0.1:3000/webhooks/ntxpay",
+                "http://127.0.0.1:3000/webhooks/ntxpay",
+            ),
+            ("https://tok@example.com", "https://example.com"),
+            ("not a url?q", "not a url"),
+        ] {
+            assert_eq!(shown_url(url), shown, "{url}");
+        }
+    }
 }
