@@ -1,12 +1,17 @@
-//! The `hookwarden` command: sign and verify webhook deliveries from a shell.
+//! The `hookwarden` command: sign, verify, send and check webhook deliveries
+//! from a shell.
 //!
 //! `hookwarden sign` prints the headers a provider would send with a body;
 //! `hookwarden verify` checks a delivery's headers and body and prints the
-//! verified record, or the rejection code, as one JSON line.
+//! verified record, or the rejection code, as one JSON line;
+//! `hookwarden send` signs a body and sends it to a URL;
+//! `hookwarden check` runs the endpoint conformance checks against a URL.
+//! `send` and `check` are thin over the `hookwarden_cli` library.
 //!
-//! Exit status: 0 when signed or verified, 1 when a delivery is rejected,
-//! 2 on a usage or configuration error (message on stderr). No secret or
-//! signature is ever printed in an error.
+//! Exit status: 0 when signed, verified, answered 2xx or every check
+//! passed; 1 when a delivery is rejected, answered non-2xx or a check
+//! failed; 2 on a usage, configuration or connection error (message on
+//! stderr). No secret or signature is ever printed in an error.
 #![forbid(unsafe_code)]
 
 use std::ffi::OsString;
@@ -18,7 +23,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand};
-use hookwarden_core::http::{HeaderMap, HeaderName, HeaderValue};
+use hookwarden_cli::check::{Check, Progress};
+use hookwarden_cli::send::Delivery;
+use hookwarden_core::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use hookwarden_core::{
     presets, BuildError, Scheme, SignError, SignOptions, Signer, Verified, Verifier,
 };
@@ -37,6 +44,10 @@ enum Command {
     Sign(SignArgs),
     /// Check a delivery; print the verified record (exit 0) or `{"error":"<code>"}` (exit 1) as JSON.
     Verify(VerifyArgs),
+    /// Sign a body and send it to URL; print the status, latency and answer (exit 0 on 2xx, 1 otherwise).
+    Send(SendArgs),
+    /// Check that the endpoint at URL verifies, deduplicates and limits deliveries (exit 0 if all pass).
+    Check(CheckArgs),
 }
 
 /// Arguments of `hookwarden sign`.
@@ -87,6 +98,62 @@ struct VerifyArgs {
     body_file: PathBuf,
 }
 
+/// Where deliveries go and how: the arguments `send` and `check` share.
+#[derive(Debug, clap::Args)]
+struct TargetArgs {
+    /// The endpoint's URL, `http://` or `https://`.
+    #[arg(value_name = "URL")]
+    url: String,
+    /// The provider's scheme.
+    #[arg(long, value_name = "NAME", value_parser = scheme_names())]
+    scheme: String,
+    /// The signing secret, written as the provider issues it.
+    #[arg(long, value_name = "S", allow_hyphen_values = true)]
+    secret: String,
+    /// The HTTP method.
+    #[arg(long, value_name = "METHOD", default_value = "POST", value_parser = PossibleValuesParser::new(["POST", "PUT"]), ignore_case = true)]
+    method: String,
+    /// A header sent as-is with every delivery, as `Name: value` (`Authorization: Bearer …`); repeatable.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<OsString>,
+    /// How long to wait for each answer, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    timeout: u64,
+}
+
+/// Arguments of `hookwarden send`.
+#[derive(Debug, clap::Args)]
+struct SendArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// The delivery ID, for schemes that send it in a header (default: derived from the body).
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// The timestamp to sign with, in Unix seconds (default: now).
+    #[arg(long, value_name = "UNIX_SECS")]
+    timestamp: Option<u64>,
+    /// The file holding the body, or `-` for stdin.
+    #[arg(long, value_name = "PATH|-")]
+    body_file: PathBuf,
+}
+
+/// Arguments of `hookwarden check`.
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// The size of the oversized body, in bytes; set it above the endpoint's limit.
+    #[arg(long, value_name = "BYTES", default_value_t = 2 * 1024 * 1024)]
+    oversize: usize,
+    /// How old the stale delivery's timestamp is, in seconds; set it beyond the endpoint's tolerance.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    stale_by: u64,
+    /// Pass the duplicate check on any 2xx, for an endpoint that skips duplicates without
+    /// saying so (by default it must answer `{"status":"duplicate"}`, as hookwarden does).
+    #[arg(long)]
+    allow_silent_dedupe: bool,
+}
+
 /// A usage or configuration error: printed on stderr, exit status 2.
 #[derive(Debug)]
 struct CliError(String);
@@ -105,6 +172,12 @@ impl From<BuildError> for CliError {
 
 impl From<SignError> for CliError {
     fn from(err: SignError) -> Self {
+        Self(err.to_string())
+    }
+}
+
+impl From<hookwarden_cli::Error> for CliError {
+    fn from(err: hookwarden_cli::Error) -> Self {
         Self(err.to_string())
     }
 }
@@ -129,7 +202,110 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Sign(args) => sign(args),
         Command::Verify(args) => verify(args),
+        Command::Send(args) => send(args),
+        Command::Check(args) => check(args),
     }
+}
+
+/// `hookwarden send`: exit 0 on a 2xx answer, 1 on any other.
+fn send(args: SendArgs) -> Result<ExitCode, CliError> {
+    let target = &args.target;
+    let mut delivery = Delivery::new(&target.url, scheme(&target.scheme)?, &target.secret)?
+        .with_method(method(&target.method)?)
+        .with_timeout(Duration::from_secs(target.timeout));
+    for (name, value) in &parse_headers(&target.headers)? {
+        delivery = delivery.with_header(name.clone(), value.clone());
+    }
+    if let Some(id) = args.id {
+        delivery = delivery.with_id(id);
+    }
+    if let Some(secs) = args.timestamp {
+        delivery = delivery.with_timestamp(unix_time(secs, "--timestamp")?);
+    }
+    let body = read_body(&args.body_file)?;
+    let answer = runtime()?.block_on(delivery.send(body))?;
+
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "{} in {} ms",
+        answer.status(),
+        answer.latency().as_millis()
+    )?;
+    out.write_all(answer.body())?;
+    if answer.is_truncated() {
+        out.write_all(b"\n[answer cut at 64 KiB]")?;
+    }
+    if !answer.body().is_empty() && !answer.body().ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(if answer.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `hookwarden check`: a line per check on stdout, progress on stderr;
+/// exit 0 when every check passed, 1 otherwise.
+fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
+    let target = &args.target;
+    let method = method(&target.method)?;
+    let mut check = Check::new(&target.url, scheme(&target.scheme)?, &target.secret)?
+        .with_method(method.clone())
+        .with_timeout(Duration::from_secs(target.timeout))
+        .with_oversize(args.oversize)
+        .with_stale_by(Duration::from_secs(args.stale_by))
+        .with_silent_dedupe(args.allow_silent_dedupe);
+    for (name, value) in &parse_headers(&target.headers)? {
+        check = check.with_header(name.clone(), value.clone());
+    }
+    eprintln!(
+        "checking {method} {} as {}",
+        shown_url(&target.url),
+        target.scheme
+    );
+    let report = runtime()?.block_on(check.run(|progress| match progress {
+        Progress::Sending { .. } => eprintln!("{progress}"),
+        // The result lines are the output: stdout.
+        _ => println!("{progress}"),
+    }))?;
+    println!("{}", report.summary());
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `url` without what may hold a credential: a `user:password@` and the query.
+fn shown_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or(url);
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// A single-threaded Tokio runtime: one delivery at a time.
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| CliError(format!("cannot start the async runtime: {err}")))
+}
+
+/// `--method`, which clap has limited to POST and PUT in any case.
+fn method(text: &str) -> Result<Method, CliError> {
+    Method::from_bytes(text.to_ascii_uppercase().as_bytes())
+        .map_err(|_| CliError(format!("--method `{text}` is not an HTTP method")))
 }
 
 /// `hookwarden sign`: prints each header `Signer::sign` returns.
@@ -285,4 +461,27 @@ fn verified_json(verified: &Verified) -> String {
         serde_json::json!(verified.timestamp().map(unix_secs)),
         verified.secret_index(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_urls_lose_credentials_and_queries() {
+        for (url, shown) in [
+            (
+                "https://u:p@example.com/hook?token=t#x",
+                "https://example.com/hook",
+            ),
+            (
+                "http://127.0.0.1:3000/webhooks/ntxpay",
+                "http://127.0.0.1:3000/webhooks/ntxpay",
+            ),
+            ("https://tok@example.com", "https://example.com"),
+            ("not a url?q", "not a url"),
+        ] {
+            assert_eq!(shown_url(url), shown, "{url}");
+        }
+    }
 }

@@ -1,0 +1,559 @@
+//! What `send` and `check` share: where deliveries go, how they are signed,
+//! and one HTTP exchange.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use hookwarden_core::http;
+use hookwarden_core::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
+use hookwarden_core::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use hookwarden_core::{
+    DeliveryIdSource, Scheme, SignOptions, Signer, TimestampSource, DEFAULT_BODY_LIMIT,
+};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use rustls_platform_verifier::BuilderVerifierExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+
+use crate::Error;
+
+/// How long a delivery may take by default: providers such as NTX Pay and
+/// 4pay give up after 10 s.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// At most this much of an answer's body is kept.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// The URL, method, extra headers and signer of an endpoint, with the client.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    client: reqwest::Client,
+    /// The client's TLS configuration, for `deliver_large`.
+    tls: Arc<rustls::ClientConfig>,
+    url: reqwest::Url,
+    /// `scheme://host:port`, for messages: the path and query may hold a token.
+    origin: String,
+    pub(crate) method: Method,
+    pub(crate) headers: HeaderMap,
+    pub(crate) signer: Signer,
+    pub(crate) timeout: Duration,
+}
+
+/// What an endpoint answered.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) latency: Duration,
+    pub(crate) body: Vec<u8>,
+    pub(crate) truncated: bool,
+}
+
+impl Endpoint {
+    pub(crate) fn new(url: &str, scheme: Scheme, secret: &str) -> Result<Self, Error> {
+        let url = parse_url(url)?;
+        let signer = Signer::new(scheme, secret)?;
+        let tls = tls_config()?;
+        Ok(Self {
+            client: client(&tls)?,
+            tls: Arc::new(tls),
+            origin: url.origin().ascii_serialization(),
+            url,
+            method: Method::POST,
+            headers: HeaderMap::new(),
+            signer,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// Whether the scheme carries the delivery ID in a header, so that
+    /// `SignOptions::with_id` applies.
+    pub(crate) fn id_in_header(&self) -> bool {
+        matches!(
+            self.signer.scheme().delivery_id(),
+            DeliveryIdSource::Header(_)
+        )
+    }
+
+    /// The headers to send with `body`: the extra headers as given (a
+    /// repeated name is sent repeatedly), then the ones the signer writes.
+    pub(crate) fn sign(
+        &self,
+        signer: &Signer,
+        body: &[u8],
+        id: Option<&str>,
+        timestamp: Option<SystemTime>,
+    ) -> Result<HeaderMap, Error> {
+        let mut options = SignOptions::new();
+        // A custom scheme may sign one of the extra headers.
+        for (name, value) in &self.headers {
+            options = options.with_header(name.clone(), value.clone());
+        }
+        if let Some(id) = id {
+            options = options.with_id(id);
+        }
+        if let Some(timestamp) = timestamp {
+            options = options.with_timestamp(timestamp);
+        }
+        let signed = signer.sign(body, &options)?;
+
+        let mut headers = self.headers.clone();
+        let scheme = signer.scheme();
+        for name in signed.keys() {
+            if !headers.contains_key(name) || self.signer_writes(scheme, name) {
+                headers.remove(name);
+                for value in signed.get_all(name) {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+        }
+        if !headers.contains_key(CONTENT_TYPE) {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        Ok(headers)
+    }
+
+    /// Whether the signer sets `name` itself, overriding an extra header.
+    fn signer_writes(&self, scheme: &Scheme, name: &HeaderName) -> bool {
+        name == scheme.signature_header()
+            || matches!(scheme.delivery_id(), DeliveryIdSource::Header(id) if id == name)
+            || matches!(scheme.timestamp(), Some((TimestampSource::Header(ts), _)) if ts == name)
+    }
+
+    /// Sends one request and reads the answer (at most 64 KiB of its body).
+    pub(crate) async fn deliver(&self, headers: HeaderMap, body: Vec<u8>) -> Result<Answer, Error> {
+        let started = Instant::now();
+        let response = self.request(headers).body(body).send().await;
+        self.answer(response, started).await
+    }
+
+    /// Sends `body` as [`deliver`](Self::deliver) does, on a connection of
+    /// its own that survives the server closing it mid-body. A server
+    /// refusing a large body answers early (413) and closes; the rest of the
+    /// body then fails to write, and a client that gives up on that error,
+    /// as reqwest does, loses the answer already received. Here the failed
+    /// writes are dropped, so the answer is still read.
+    pub(crate) async fn deliver_large(
+        &self,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    ) -> Result<Answer, Error> {
+        let started = Instant::now();
+        let exchange = self.exchange_large(headers, body, started);
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or(Err(Error::Timeout {
+                after: self.timeout,
+            }))
+    }
+
+    async fn exchange_large(
+        &self,
+        mut headers: HeaderMap,
+        body: Vec<u8>,
+        started: Instant,
+    ) -> Result<Answer, Error> {
+        let connect = |reason: String| Error::Connect {
+            origin: self.origin.clone(),
+            reason,
+        };
+        let host = self.url.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = self.url.port_or_known_default().unwrap_or(80);
+        let authority = match self.url.port() {
+            Some(port) => format!("{}:{port}", self.url.host_str().unwrap_or_default()),
+            None => self.url.host_str().unwrap_or_default().to_owned(),
+        };
+        let mut target = self.url.path().to_owned();
+        if let Some(query) = self.url.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        let bad_request = || Error::InvalidUrl {
+            reason: "it cannot be written as an HTTP/1.1 request".into(),
+        };
+        headers.insert(
+            HOST,
+            HeaderValue::from_str(&authority).map_err(|_| bad_request())?,
+        );
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let mut request = http::Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = target.parse().map_err(|_| bad_request())?;
+        *request.headers_mut() = headers;
+
+        let tcp = TcpStream::connect((host, port))
+            .await
+            .map_err(|err| connect(err.to_string()))?;
+        let io = Forgiving {
+            inner: tcp,
+            broken: false,
+        };
+        let response = if self.url.scheme() == "https" {
+            let name = ServerName::try_from(host.to_owned())
+                .map_err(|_| connect(format!("`{host}` is not a valid TLS server name")))?;
+            let tls = TlsConnector::from(self.tls.clone())
+                .connect(name, io)
+                .await
+                .map_err(|err| connect(innermost(&err)))?;
+            exchange(TokioIo::new(tls), request).await
+        } else {
+            exchange(TokioIo::new(io), request).await
+        };
+        let (response, connection) = response.map_err(|err| Error::Transport {
+            reason: innermost(&err),
+        })?;
+        let status = response.status();
+        let mut body = response.into_body();
+        let mut answer = Vec::new();
+        let mut truncated = false;
+        while answer.len() < MAX_ANSWER {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        answer.extend_from_slice(&data);
+                    }
+                }
+                None => break,
+                Some(Err(_)) => {
+                    truncated = true;
+                    break;
+                }
+            }
+        }
+        if answer.len() > MAX_ANSWER {
+            answer.truncate(MAX_ANSWER);
+            truncated = true;
+        }
+        connection.abort();
+        Ok(Answer {
+            status,
+            latency: started.elapsed(),
+            body: answer,
+            truncated,
+        })
+    }
+
+    fn request(&self, headers: HeaderMap) -> reqwest::RequestBuilder {
+        self.client
+            .request(self.method.clone(), self.url.clone())
+            .headers(headers)
+            .timeout(self.timeout)
+    }
+
+    /// Reads the answer's status and at most 64 KiB of its body. A body
+    /// broken off after the status is kept as far as it came.
+    async fn answer(
+        &self,
+        response: reqwest::Result<reqwest::Response>,
+        started: Instant,
+    ) -> Result<Answer, Error> {
+        let mut response =
+            response.map_err(|err| Error::from_reqwest(err, &self.origin, self.timeout))?;
+        let status = response.status();
+        let mut answer = Vec::new();
+        let mut truncated = false;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_ANSWER - answer.len();
+                    if chunk.len() > room {
+                        answer.extend_from_slice(&chunk[..room]);
+                        truncated = true;
+                        break;
+                    }
+                    answer.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    truncated = true;
+                    break;
+                }
+            }
+        }
+        Ok(Answer {
+            status,
+            latency: started.elapsed(),
+            body: answer,
+            truncated,
+        })
+    }
+}
+
+/// One HTTP/1.1 exchange on `io`, the connection driven by a task of its
+/// own (aborted once the answer is read).
+async fn exchange<T>(
+    io: T,
+    request: http::Request<Full<Bytes>>,
+) -> Result<(http::Response<Incoming>, JoinHandle<()>), hyper::Error>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    let connection = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    match sender.send_request(request).await {
+        Ok(response) => Ok((response, connection)),
+        Err(err) => {
+            connection.abort();
+            Err(err)
+        }
+    }
+}
+
+/// A connection whose writes, once the peer has closed it, succeed without
+/// sending anything, so that the answer the peer sent before closing can
+/// still be read.
+struct Forgiving<T> {
+    inner: T,
+    broken: bool,
+}
+
+impl<T> Forgiving<T> {
+    fn closed_by_peer(err: &io::Error) -> bool {
+        matches!(
+            err.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        )
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Forgiving<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Forgiving<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.broken {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Ready(Err(err)) if Self::closed_by_peer(&err) => {
+                self.broken = true;
+                Poll::Ready(Ok(buf.len()))
+            }
+            other => other,
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.broken {
+            return Poll::Ready(Ok(()));
+        }
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Ready(Err(err)) if Self::closed_by_peer(&err) => {
+                self.broken = true;
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.broken {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The message of the deepest cause of `err`.
+pub(crate) fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message = cause.to_string();
+        source = cause.source();
+    }
+    message
+}
+
+/// An absolute `http` or `https` URL with a host.
+fn parse_url(text: &str) -> Result<reqwest::Url, Error> {
+    let invalid = |reason: String| Error::InvalidUrl { reason };
+    let url = reqwest::Url::parse(text).map_err(|err| invalid(err.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "the scheme is `{}`, not http or https",
+            url.scheme()
+        )));
+    }
+    if url.host().is_none() {
+        return Err(invalid("it has no host".into()));
+    }
+    Ok(url)
+}
+
+/// The `User-Agent` of every request.
+const USER_AGENT_VALUE: &str = concat!("hookwarden/", env!("CARGO_PKG_VERSION"));
+
+/// TLS: rustls with the ring provider and the system's trust store.
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    let setup = |err: rustls::Error| Error::Client {
+        reason: err.to_string(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(setup)?
+        .with_platform_verifier()
+        .map_err(setup)?
+        .with_no_client_auth())
+}
+
+/// The HTTP client: `tls`, no redirects, no automatic retries.
+fn client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT_VALUE)
+        .build()
+        .map_err(|err| Error::Client {
+            reason: innermost(&err),
+        })
+}
+
+/// A body over hookwarden's default limit, for the oversized-body check: 2 MiB.
+pub(crate) const DEFAULT_OVERSIZE: usize = 2 * DEFAULT_BODY_LIMIT;
+
+/// `bytes` random bytes as lowercase hex, or, should the system have no
+/// randomness to give, the clock and a counter: unique either way.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    use std::fmt::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+    let mut buf = vec![0u8; bytes];
+    if getrandom::fill(&mut buf).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        return format!("{nanos:x}{:x}", COUNTER.fetch_add(1, Ordering::Relaxed));
+    }
+    buf.iter().fold(String::new(), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookwarden_core::presets;
+
+    #[test]
+    fn only_http_and_https_urls_with_a_host() {
+        for bad in [
+            "",
+            "example.com/hook",
+            "ftp://example.com/",
+            "file:///tmp/x",
+            "http://",
+        ] {
+            let err = parse_url(bad).unwrap_err();
+            assert_eq!(err.code(), "invalid_url", "{bad:?}");
+        }
+        assert!(parse_url("https://example.com/hook?token=x").is_ok());
+        assert!(parse_url("http://127.0.0.1:3000/hook").is_ok());
+    }
+
+    #[test]
+    fn extra_headers_are_sent_as_given_and_the_signer_wins_on_its_own() {
+        let mut endpoint =
+            Endpoint::new("http://127.0.0.1:1/", presets::github(), "secret").unwrap();
+        for (name, value) in [
+            ("authorization", "Bearer a"),
+            ("x-tag", "one"),
+            ("x-tag", "two"),
+            ("x-hub-signature-256", "sha256=00"),
+        ] {
+            endpoint.headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let headers = endpoint
+            .sign(&endpoint.signer, b"{}", Some("d-1"), None)
+            .unwrap();
+        assert_eq!(headers["authorization"], "Bearer a");
+        assert_eq!(headers.get_all("x-tag").iter().count(), 2);
+        assert_eq!(headers["x-github-delivery"], "d-1");
+        assert_eq!(headers.get_all("x-hub-signature-256").iter().count(), 1);
+        assert_ne!(headers["x-hub-signature-256"], "sha256=00");
+        assert_eq!(headers["content-type"], "application/json");
+    }
+
+    #[tokio::test]
+    async fn a_large_body_still_gets_the_answer_sent_before_the_server_closed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        const ROUNDS: usize = 20;
+
+        // Reads the request head and 1 MiB of the body, answers 413 and
+        // closes while the client is still writing: the unread rest makes
+        // the close a reset, which the client's next write runs into.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for _ in 0..ROUNDS {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    socket.read_exact(&mut byte).await.unwrap();
+                    head.push(byte[0]);
+                }
+                let mut body = vec![0u8; 1024 * 1024];
+                socket.read_exact(&mut body).await.unwrap();
+                let body = r#"{"error":"body_too_large"}"#;
+                let answer = format!(
+                    "HTTP/1.1 413 Payload Too Large\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                socket.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+
+        let endpoint = Endpoint::new(
+            &format!("http://{addr}/hook"),
+            presets::ntxpay(),
+            "secret12",
+        )
+        .unwrap();
+        for round in 0..ROUNDS {
+            let answer = endpoint
+                .deliver_large(HeaderMap::new(), vec![b'x'; 8 * 1024 * 1024])
+                .await
+                .unwrap_or_else(|err| panic!("round {round}: {err}"));
+            assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(answer.body, br#"{"error":"body_too_large"}"#);
+        }
+    }
+
+    #[test]
+    fn random_hex_is_hex_of_the_length_asked_and_differs() {
+        let (a, b) = (random_hex(8), random_hex(8));
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}
