@@ -8,6 +8,9 @@
 mod dedupe;
 mod delivery;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gate;
 mod headers;
 mod json;
