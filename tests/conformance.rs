@@ -590,6 +590,39 @@ async fn both_adapters_answer_every_case_alike_on_redis() {
     );
 }
 
+/// After a 408 the server closes the connection, even one the client
+/// asked to keep alive: a slow client keeps neither a task nor a socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_body_loses_its_connection_on_both_adapters() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let slow = route("/slow/ntxpay");
+    let b = Builder {
+        route: &slow,
+        prefix: "close",
+    };
+    for adapter in ADAPTERS {
+        let recorder = Arc::new(Recorder::default());
+        let addr = serve(adapter, &Backend::Memory, Arc::clone(&recorder)).await;
+        let req = b
+            .signed("kept-alive", &body("kept-alive", "ok"))
+            .keep_alive();
+        let declared = req.body.len() as u64 + 50;
+        let req = req.content_length(declared);
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(&req.wire()).await.unwrap();
+        let mut read = Vec::new();
+        tokio::time::timeout(hookwarden_testkit::PATIENCE, stream.read_to_end(&mut read))
+            .await
+            .unwrap_or_else(|_| panic!("{adapter:?} kept the connection open"))
+            .unwrap();
+        hookwarden_testkit::parse_response(&read, true)
+            .unwrap_or_else(|| panic!("{adapter:?}: no answer"))
+            .assert_rejected(408, "body_read_timeout");
+        assert_eq!(recorder.calls("kept-alive"), 0, "{adapter:?}");
+    }
+}
+
 /// The table keeps covering every row of the design's request table and
 /// every preset.
 #[test]
