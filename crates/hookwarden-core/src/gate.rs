@@ -156,8 +156,9 @@ impl<St> Gate<St> {
     ///
     /// It is a deadline for the whole body, not an idle timeout: a body
     /// trickling in one byte at a time holds the request for this long at
-    /// most. Providers send their bodies at once; keep it well under the
-    /// answer time they allow (10 s for NTX Pay and 4pay).
+    /// most. Providers send their bodies at once; the default matches the
+    /// 10 s in which NTX Pay and 4pay expect an answer, past which a body
+    /// still arriving could not be answered in time anyway.
     #[must_use]
     pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;

@@ -19,12 +19,13 @@ use crate::body::{BufferedBody, ResponseBody};
 ///
 /// It runs a [`Gate`] per request: a `Content-Length` over the limit is
 /// answered 413 before anything is read; the body is buffered up to the limit
-/// (413 past it) within the read timeout (408 past it); the delivery is verified (400/401); its delivery ID is
-/// reserved in the dedupe store (a handled duplicate is answered 200, one
-/// being handled 409, a store failure 503); then the inner service gets the
-/// exact bytes and the [`Verified`](hookwarden_core::Verified) record in the
-/// request extensions. A 2xx answer marks the delivery handled; any other
-/// answer, an error or a panic frees it for a retry.
+/// (413 past it) within the read timeout (408 past it); the delivery is
+/// verified (400/401); its delivery ID is reserved in the dedupe store (a
+/// handled duplicate is answered 200, one being handled 409, a store failure
+/// 503); then the inner service gets the exact bytes and the
+/// [`Verified`](hookwarden_core::Verified) record in the request extensions.
+/// A 2xx answer marks the delivery handled; any other answer, an error or a
+/// panic frees it for a retry.
 ///
 /// The read timeout ([`Gate::with_read_timeout`]) runs on Tokio's timer:
 /// serve the layer from a Tokio runtime with time enabled, as `axum::serve`
