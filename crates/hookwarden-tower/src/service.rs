@@ -52,8 +52,8 @@ pub struct WebhookLayer<St = MemoryStore> {
 }
 
 impl<St> WebhookLayer<St> {
-    /// A layer running `gate`, or a bare [`Verifier`] with the defaults of
-    /// [`Gate::new`].
+    /// A layer running `gate`, or a bare
+    /// [`Verifier`](hookwarden_core::Verifier) with the defaults of [`Gate::new`].
     pub fn new(gate: impl Into<Gate<St>>) -> Self {
         Self {
             gate: Arc::new(gate.into()),
