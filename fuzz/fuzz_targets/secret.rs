@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     for encoding in [SecretEncoding::Raw, SecretEncoding::WhsecBase64] {
         match Secret::parse(text, encoding) {
             Ok(secret) => {
-                assert!(!secret.is_empty() && secret.len() > 0);
+                assert!(!secret.is_empty());
                 assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
                 if encoding == SecretEncoding::Raw {
                     assert_eq!(secret.len(), text.len());
