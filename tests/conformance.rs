@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use adapters::*;
 use hookwarden::redis::RedisStore;
 use hookwarden::{TimestampSource, DUPLICATE_BODY};
-use hookwarden_testkit::{raw_exchange, raw_send, wait_until, RawResponse, Req};
+use hookwarden_testkit::{raw_exchange, raw_send, raw_trickle, wait_until, RawResponse, Req};
 use redis_harness::RedisServer;
 
 /// What one request must get.
@@ -52,6 +52,9 @@ enum Step {
     Burst(Req, usize),
     /// These bytes written on a connection (then its writing half closed).
     Raw(Vec<u8>, Expect),
+    /// The head at once, then the body one byte per interval; the answer
+    /// must come before the whole body was sent.
+    Trickle(Req, Duration, Expect),
 }
 
 struct Case {
@@ -340,6 +343,45 @@ fn lifecycle_cases() -> Vec<Case> {
             vec![Step::Send(b.signed(n, &body(n, "ok")), expect)]
         }));
     }
+    let slow = route("/slow/ntxpay");
+    let b = Builder {
+        route: &slow,
+        prefix: "slow-body",
+    };
+    cases.extend([
+        // The short read timeout leaves a body sent at once alone.
+        b.case("in-time", 1, |n| {
+            vec![Step::Send(
+                b.signed(n, &body(n, "ok")),
+                Expect::Handled(200),
+            )]
+        }),
+        // A body that stops short of its declared length, the connection open.
+        b.case("stalled", 0, |n| {
+            let req = b.signed(n, &body(n, "ok"));
+            let declared = req.body.len() as u64 + 50;
+            vec![Step::Send(
+                req.content_length(declared),
+                Expect::Rejected(408, "body_read_timeout"),
+            )]
+        }),
+        // Chunks, then neither more chunks nor the last one.
+        b.case("stalled-chunked", 0, |n| {
+            vec![Step::Send(
+                b.signed(n, &body(n, "ok")).chunked(8).stall(),
+                Expect::Rejected(408, "body_read_timeout"),
+            )]
+        }),
+        // A valid delivery whose every byte comes well within the timeout
+        // of the one before: only a deadline for the whole body stops it.
+        b.case("trickled", 0, |n| {
+            vec![Step::Trickle(
+                b.signed(n, &body_of_len(n, 300)),
+                SLOW_READ / 20,
+                Expect::Rejected(408, "body_read_timeout"),
+            )]
+        }),
+    ]);
     let down = route("/down/ntxpay");
     let b = Builder {
         route: &down,
@@ -461,6 +503,18 @@ async fn run(adapter: Adapter, backend: &Backend, cases: &[Case]) -> (Vec<String
                     };
                     (got, BURST_OUTCOME.to_owned())
                 }
+                Step::Trickle(req, every, expect) => {
+                    let trickled = raw_trickle(addr, req, *every).await;
+                    let got = if trickled.sent_at_answer >= trickled.body_len {
+                        Err(format!(
+                            "answered only after all {} body bytes",
+                            trickled.body_len
+                        ))
+                    } else {
+                        outcome(&case.route, req, trickled.response)
+                    };
+                    (got, expect.outcome())
+                }
                 Step::Raw(bytes, expect) => {
                     let response = raw_exchange(addr, bytes, true).await;
                     (
@@ -536,6 +590,39 @@ async fn both_adapters_answer_every_case_alike_on_redis() {
     );
 }
 
+/// After a 408 the server closes the connection, even one the client
+/// asked to keep alive: a slow client keeps neither a task nor a socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_body_loses_its_connection_on_both_adapters() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let slow = route("/slow/ntxpay");
+    let b = Builder {
+        route: &slow,
+        prefix: "close",
+    };
+    for adapter in ADAPTERS {
+        let recorder = Arc::new(Recorder::default());
+        let addr = serve(adapter, &Backend::Memory, Arc::clone(&recorder)).await;
+        let req = b
+            .signed("kept-alive", &body("kept-alive", "ok"))
+            .keep_alive();
+        let declared = req.body.len() as u64 + 50;
+        let req = req.content_length(declared);
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(&req.wire()).await.unwrap();
+        let mut read = Vec::new();
+        tokio::time::timeout(hookwarden_testkit::PATIENCE, stream.read_to_end(&mut read))
+            .await
+            .unwrap_or_else(|_| panic!("{adapter:?} kept the connection open"))
+            .unwrap();
+        hookwarden_testkit::parse_response(&read, true)
+            .unwrap_or_else(|| panic!("{adapter:?}: no answer"))
+            .assert_rejected(408, "body_read_timeout");
+        assert_eq!(recorder.calls("kept-alive"), 0, "{adapter:?}");
+    }
+}
+
 /// The table keeps covering every row of the design's request table and
 /// every preset.
 #[test]
@@ -545,9 +632,10 @@ fn the_table_covers_every_answer_and_every_preset() {
         .iter()
         .flat_map(|case| &case.steps)
         .filter_map(|step| match step {
-            Step::Send(_, expect) | Step::Raw(_, expect) | Step::Finish(expect) => {
-                Some(expect.outcome())
-            }
+            Step::Send(_, expect)
+            | Step::Raw(_, expect)
+            | Step::Finish(expect)
+            | Step::Trickle(_, _, expect) => Some(expect.outcome()),
             Step::Burst(..) => Some(BURST_OUTCOME.to_owned()),
             Step::Start(_) => None,
         })
@@ -566,6 +654,7 @@ fn the_table_covers_every_answer_and_every_preset() {
         "400 malformed_timestamp",
         "400 body_read_failed",
         "413 body_too_large",
+        "408 body_read_timeout",
         "503 store_unavailable",
         "500 webhook_layer_missing",
         "closed",

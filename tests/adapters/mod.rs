@@ -19,6 +19,9 @@ use hookwarden_testkit::{CountingStore, Req, StoreDown};
 /// The body limit of every route.
 pub(crate) const LIMIT: usize = 4096;
 
+/// The read timeout of the `/slow/` route (the others keep the default).
+pub(crate) const SLOW_READ: Duration = Duration::from_millis(400);
+
 /// The two adapters under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Adapter {
@@ -55,6 +58,8 @@ pub(crate) struct Route {
     pub(crate) preset: &'static str,
     pub(crate) store: Store,
     pub(crate) body: Body,
+    /// A read timeout other than the default.
+    pub(crate) read_timeout: Option<Duration>,
 }
 
 impl Route {
@@ -64,7 +69,13 @@ impl Route {
             preset,
             store,
             body,
+            read_timeout: None,
         }
+    }
+
+    fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
     }
 
     pub(crate) fn scheme(&self) -> Scheme {
@@ -85,10 +96,14 @@ impl Route {
                     .with_prefix(format!("conformance:{run}:{}:", self.path)),
             ),
         };
-        Gate::new(verifier)
+        let gate = Gate::new(verifier)
             .with_body_limit(LIMIT)
             .with_store(store)
-            .with_fail_open(self.store == Store::DownFailOpen)
+            .with_fail_open(self.store == Store::DownFailOpen);
+        match self.read_timeout {
+            Some(timeout) => gate.with_read_timeout(timeout),
+            None => gate,
+        }
     }
 }
 
@@ -174,7 +189,7 @@ impl DedupeStore for AnyStore {
 }
 
 /// Every route both apps serve, for POST and PUT alike: `/hooks/<preset>`
-/// for each preset, plus the handler and store variants on NTX Pay.
+/// for each preset, plus the handler, store and read-timeout variants on NTX Pay.
 pub(crate) fn routes() -> Vec<Route> {
     let mut routes: Vec<Route> = presets::NAMES
         .iter()
@@ -186,6 +201,8 @@ pub(crate) fn routes() -> Vec<Route> {
         Route::new("/down/ntxpay", "ntxpay", Store::Down, Body::Bytes),
         Route::new("/open/ntxpay", "ntxpay", Store::DownFailOpen, Body::Bytes),
         Route::new("/bare/ntxpay", "ntxpay", Store::NoLayer, Body::Bytes),
+        Route::new("/slow/ntxpay", "ntxpay", Store::Memory, Body::Bytes)
+            .with_read_timeout(SLOW_READ),
     ]);
     routes
 }

@@ -55,7 +55,8 @@ use hookwarden_core::{DedupeStore, Gate, HeaderLookup, Lookup, MemoryStore, Reje
 /// The middleware factory: wrap a resource or scope with it.
 ///
 /// Per request: a `Content-Length` over the limit is answered 413 before
-/// anything is read; the payload is buffered up to the limit (413 past it);
+/// anything is read; the payload is buffered up to the limit (413 past it)
+/// within the read timeout for the whole body (408 past it);
 /// the delivery is verified (400/401); its delivery ID is reserved in the
 /// dedupe store (a handled duplicate is answered 200, one being handled 409,
 /// a store failure 503); then the handler gets the exact bytes as its
@@ -168,9 +169,17 @@ where
     if let Err(rejection) = gate.precheck(&Headers(req.headers())) {
         return Ok(answer(req, &rejection));
     }
-    let body = match buffer(req.take_payload(), gate.body_limit()).await {
-        Ok(body) => body,
-        Err(rejection) => return Ok(answer(req, &gate.refuse(rejection))),
+    // One deadline for the whole body, however it trickles in.
+    let read = actix_web::rt::time::timeout(
+        gate.read_timeout(),
+        buffer(req.take_payload(), gate.body_limit()),
+    );
+    let body = match read.await {
+        Ok(Ok(body)) => body,
+        Ok(Err(rejection)) => return Ok(answer(req, &gate.refuse(rejection))),
+        Err(_elapsed) => {
+            return Ok(answer(req, &gate.refuse(Rejection::BodyReadTimeout)));
+        }
     };
     let admitted = match gate.admit(&Headers(req.headers()), &body).await {
         Ok(admitted) => admitted,

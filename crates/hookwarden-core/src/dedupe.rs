@@ -172,6 +172,8 @@ pub fn dedupe_key(namespace: &str, verified: &Verified, body: &[u8]) -> String {
 /// assert_eq!(rejection.status(), 401);
 /// assert_eq!(rejection.body(), r#"{"error":"stale_timestamp"}"#);
 /// assert_eq!(Rejection::InFlight.status(), 409);
+/// assert_eq!(Rejection::BodyReadTimeout.status(), 408);
+/// assert_eq!(Rejection::BodyReadTimeout.body(), r#"{"error":"body_read_timeout"}"#);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -182,6 +184,11 @@ pub enum Rejection {
     BodyTooLarge,
     /// The body could not be read (the client went away, a bad chunk): 400.
     BodyRead,
+    /// The whole body did not arrive within the gate's read timeout
+    /// ([`Gate::with_read_timeout`](crate::Gate::with_read_timeout)): 408.
+    /// A deadline for the whole body, not for each chunk, so a body that
+    /// trickles in cannot hold the request for longer.
+    BodyReadTimeout,
     /// The same delivery is being handled right now: 409, retry later.
     InFlight,
     /// The dedupe store did not answer: 503, retry later.
@@ -200,6 +207,7 @@ impl Rejection {
             Self::Verify(err) => err.code(),
             Self::BodyTooLarge => "body_too_large",
             Self::BodyRead => "body_read_failed",
+            Self::BodyReadTimeout => "body_read_timeout",
             Self::InFlight => "in_flight",
             Self::StoreUnavailable => "store_unavailable",
             Self::Duplicate => "duplicate",
@@ -214,6 +222,7 @@ impl Rejection {
             Self::Verify(err) => err.status(),
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyRead => StatusCode::BAD_REQUEST,
+            Self::BodyReadTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::InFlight => StatusCode::CONFLICT,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Duplicate => StatusCode::OK,
@@ -276,6 +285,7 @@ impl fmt::Display for Rejection {
             Self::Verify(err) => err.fmt(f),
             Self::BodyTooLarge => f.write_str("the body is larger than the limit"),
             Self::BodyRead => f.write_str("the body could not be read"),
+            Self::BodyReadTimeout => f.write_str("the body did not arrive within the read timeout"),
             Self::InFlight => f.write_str("the same delivery is being handled"),
             Self::StoreUnavailable => f.write_str("the dedupe store did not answer"),
             Self::Duplicate => f.write_str("the delivery was already handled"),

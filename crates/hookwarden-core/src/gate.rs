@@ -7,8 +7,9 @@
 //!
 //! 1. [`Gate::precheck`]: a `Content-Length` over the limit is refused before
 //!    anything is read;
-//! 2. the adapter buffers at most [`Gate::body_limit`] bytes (refusing with
-//!    [`Gate::refuse`] past it);
+//! 2. the adapter buffers at most [`Gate::body_limit`] bytes, within
+//!    [`Gate::read_timeout`] for the whole body (refusing with
+//!    [`Gate::refuse`] past either);
 //! 3. [`Gate::admit`] verifies the delivery and reserves it in the dedupe
 //!    store, or says what to answer instead (logging why);
 //! 4. [`Admitted::run`] runs the handler and records its outcome: a
@@ -62,6 +63,9 @@ use crate::{MemoryStore, Verified, Verifier, DEFAULT_LEASE, DEFAULT_RETENTION};
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// The default time the whole body may take to arrive: 10 seconds.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A verifier, a dedupe store and the limits of one webhook route: the
 /// configuration both adapters take, and the checks they run.
 ///
@@ -78,8 +82,10 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 ///     .with_store(store.clone())
 ///     .with_namespace("ntxpay-eu")
 ///     .with_body_limit(256 * 1024)
-///     .with_lease(Duration::from_secs(30));
+///     .with_lease(Duration::from_secs(30))
+///     .with_read_timeout(Duration::from_secs(5));
 /// assert_eq!(gate.body_limit(), 256 * 1024);
+/// assert_eq!(gate.read_timeout(), Duration::from_secs(5));
 /// # Ok(())
 /// # }
 /// ```
@@ -89,6 +95,7 @@ pub struct Gate<St = MemoryStore> {
     store: St,
     namespace: Arc<str>,
     body_limit: usize,
+    read_timeout: Duration,
     lease: Duration,
     retention: Duration,
     fail_open: bool,
@@ -96,7 +103,8 @@ pub struct Gate<St = MemoryStore> {
 
 impl Gate<MemoryStore> {
     /// A gate checking deliveries with `verifier`, deduplicating them in a
-    /// new [`MemoryStore`] under the scheme's name, with a 1 MiB body limit.
+    /// new [`MemoryStore`] under the scheme's name, with a 1 MiB body limit
+    /// and a 10 s read timeout.
     pub fn new(verifier: Verifier) -> Self {
         let namespace = Arc::from(verifier.scheme().name());
         Self {
@@ -104,6 +112,7 @@ impl Gate<MemoryStore> {
             store: MemoryStore::new(),
             namespace,
             body_limit: DEFAULT_BODY_LIMIT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
             lease: DEFAULT_LEASE,
             retention: DEFAULT_RETENTION,
             fail_open: false,
@@ -127,6 +136,7 @@ impl<St> Gate<St> {
             store,
             namespace: self.namespace,
             body_limit: self.body_limit,
+            read_timeout: self.read_timeout,
             lease: self.lease,
             retention: self.retention,
             fail_open: self.fail_open,
@@ -137,6 +147,21 @@ impl<St> Gate<St> {
     #[must_use]
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// How long the whole body may take to arrive once reading starts
+    /// (default [`DEFAULT_READ_TIMEOUT`]); past it the adapter answers 408
+    /// [`Rejection::BodyReadTimeout`] without running the handler.
+    ///
+    /// It is a deadline for the whole body, not an idle timeout: a body
+    /// trickling in one byte at a time holds the request for this long at
+    /// most. Providers send their bodies at once; the default matches the
+    /// 10 s in which NTX Pay and 4pay expect an answer, past which a body
+    /// still arriving could not be answered in time anyway.
+    #[must_use]
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
         self
     }
 
@@ -186,6 +211,11 @@ impl<St> Gate<St> {
         self.body_limit
     }
 
+    /// How long the whole body may take to arrive.
+    pub fn read_timeout(&self) -> Duration {
+        self.read_timeout
+    }
+
     /// Refuses a delivery whose `Content-Length` is over the limit, before
     /// anything is read. A missing or unreadable `Content-Length` passes:
     /// the limit is then enforced while reading.
@@ -209,7 +239,7 @@ impl<St> Gate<St> {
 
     /// Logs `rejection` for this gate's scheme and hands it back, for the
     /// refusals an adapter finds itself (a body over the limit while reading,
-    /// a body that could not be read).
+    /// a body that could not be read or did not arrive within the read timeout).
     pub fn refuse(&self, rejection: Rejection) -> Rejection {
         rejection.log(self.verifier.scheme().name(), None);
         rejection
@@ -276,6 +306,7 @@ impl<St> fmt::Debug for Gate<St> {
             .field("scheme", &self.verifier.scheme().name())
             .field("namespace", &self.namespace)
             .field("body_limit", &self.body_limit)
+            .field("read_timeout", &self.read_timeout)
             .field("lease", &self.lease)
             .field("retention", &self.retention)
             .field("fail_open", &self.fail_open)

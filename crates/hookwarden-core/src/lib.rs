@@ -8,6 +8,9 @@
 mod dedupe;
 mod delivery;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gate;
 mod headers;
 mod json;
@@ -27,7 +30,7 @@ pub use dedupe::{
 };
 pub use delivery::DeliveryId;
 pub use error::{BuildError, SignError, VerifyError};
-pub use gate::{Admitted, Gate, DEFAULT_BODY_LIMIT};
+pub use gate::{Admitted, Gate, DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT};
 pub use headers::{HeaderLookup, Lookup};
 pub use memory::{MemoryStore, DEFAULT_CAPACITY};
 pub use scheme::{

@@ -121,7 +121,7 @@ pub(crate) fn any_matches(scheme: &Scheme, value: &str, tag: &Tag) -> bool {
 }
 
 /// Room for the longest MAC in base64, whose decoder wants a little slack.
-const DECODE_BUF: usize = MAX_TAG + 8;
+pub(crate) const DECODE_BUF: usize = MAX_TAG + 8;
 
 /// Standard alphabet, padding required (canonical form only).
 const BASE64: GeneralPurpose = STANDARD;
@@ -134,7 +134,7 @@ const BASE64_URL: GeneralPurpose = GeneralPurpose::new(
 
 /// Decodes one signature into `buf`, accepting only text of the exact length
 /// the MAC needs, in canonical form (hex may be either case).
-fn decode<'b>(
+pub(crate) fn decode<'b>(
     scheme: &Scheme,
     text: &str,
     buf: &'b mut [u8; DECODE_BUF],

@@ -562,6 +562,58 @@ pub async fn stream_chunked(addr: SocketAddr, req: &Req, chunk: usize, total: u6
     }
 }
 
+/// What [`raw_trickle`] saw.
+#[derive(Debug)]
+pub struct Trickled {
+    pub response: io::Result<RawResponse>,
+    /// Body bytes written when the answer arrived.
+    pub sent_at_answer: usize,
+    /// The body's length.
+    pub body_len: usize,
+}
+
+/// Sends `req`'s head at once, then its body one byte every `every`, while
+/// reading the answer; stops writing when the answer arrives.
+pub async fn raw_trickle(addr: SocketAddr, req: &Req, every: Duration) -> Trickled {
+    let wire = req.wire();
+    let head_len = req.head().len();
+    let body_len = wire.len() - head_len;
+    let sent = Arc::new(AtomicUsize::new(0));
+    let stream = match TcpStream::connect(addr).await {
+        Ok(stream) => stream,
+        Err(err) => {
+            return Trickled {
+                response: Err(err),
+                sent_at_answer: 0,
+                body_len,
+            }
+        }
+    };
+    let (mut reader, mut writer) = stream.into_split();
+    let counter = Arc::clone(&sent);
+    let write = tokio::spawn(async move {
+        writer.write_all(&wire[..head_len]).await?;
+        for byte in &wire[head_len..] {
+            tokio::time::sleep(every).await;
+            writer.write_all(std::slice::from_ref(byte)).await?;
+            counter.fetch_add(1, SeqCst);
+        }
+        writer.flush().await?;
+        // Keep the writing half open: the body is complete, the client waits.
+        Ok::<_, io::Error>(writer)
+    });
+    let response = tokio::time::timeout(PATIENCE, read_response(&mut reader))
+        .await
+        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time")));
+    let sent_at_answer = sent.load(SeqCst);
+    write.abort();
+    Trickled {
+        response,
+        sent_at_answer,
+        body_len,
+    }
+}
+
 /// Waits (up to [`PATIENCE`]) until `condition` holds: for state changed
 /// by another task that offers nothing to await.
 pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {

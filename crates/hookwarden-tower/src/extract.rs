@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use hookwarden_core::{Rejection, Verified, Verifier};
+use hookwarden_core::{Rejection, Verified, Verifier, DEFAULT_READ_TIMEOUT};
 use http::request::Parts;
 use http::StatusCode;
 
@@ -87,7 +87,8 @@ impl IntoResponse for MissingLayer {
 /// It verifies only; it does not deduplicate (an extractor cannot see the
 /// handler's answer). Use [`WebhookLayer`](crate::WebhookLayer) for dedupe.
 /// The body is read with axum's `Bytes` extractor, so `DefaultBodyLimit`
-/// applies.
+/// applies, within [`DEFAULT_READ_TIMEOUT`] for the whole body (408
+/// `body_read_timeout` past it).
 ///
 /// ```
 /// use axum::{routing::post, Router};
@@ -123,16 +124,18 @@ where
         let verifier = Verifier::from_ref(state);
         let scheme = verifier.scheme().name().to_owned();
         let headers = req.headers().clone();
-        let body = Bytes::from_request(req, state).await.map_err(|err| {
-            let rejection = if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Rejection::BodyTooLarge
-            } else {
-                Rejection::BodyRead
-            };
-            WebhookRejection {
-                scheme: scheme.clone(),
-                rejection,
+        let read = tokio::time::timeout(DEFAULT_READ_TIMEOUT, Bytes::from_request(req, state));
+        let body = match read.await {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err(err)) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Rejection::BodyTooLarge)
             }
+            Ok(Err(_)) => Err(Rejection::BodyRead),
+            Err(_elapsed) => Err(Rejection::BodyReadTimeout),
+        }
+        .map_err(|rejection| WebhookRejection {
+            scheme: scheme.clone(),
+            rejection,
         })?;
         match verifier.verify(&headers, &body) {
             Ok(verified) => Ok(Self { verified, body }),

@@ -19,12 +19,17 @@ use crate::body::{BufferedBody, ResponseBody};
 ///
 /// It runs a [`Gate`] per request: a `Content-Length` over the limit is
 /// answered 413 before anything is read; the body is buffered up to the limit
-/// (413 past it); the delivery is verified (400/401); its delivery ID is
-/// reserved in the dedupe store (a handled duplicate is answered 200, one
-/// being handled 409, a store failure 503); then the inner service gets the
-/// exact bytes and the [`Verified`](hookwarden_core::Verified) record in the
-/// request extensions. A 2xx answer marks the delivery handled; any other
-/// answer, an error or a panic frees it for a retry.
+/// (413 past it) within the read timeout (408 past it); the delivery is
+/// verified (400/401); its delivery ID is reserved in the dedupe store (a
+/// handled duplicate is answered 200, one being handled 409, a store failure
+/// 503); then the inner service gets the exact bytes and the
+/// [`Verified`](hookwarden_core::Verified) record in the request extensions.
+/// A 2xx answer marks the delivery handled; any other answer, an error or a
+/// panic frees it for a retry.
+///
+/// The read timeout ([`Gate::with_read_timeout`]) runs on Tokio's timer:
+/// serve the layer from a Tokio runtime with time enabled, as `axum::serve`
+/// and hyper-util's servers are.
 ///
 /// ```
 /// use axum::{routing::post, Extension, Router};
@@ -47,8 +52,8 @@ pub struct WebhookLayer<St = MemoryStore> {
 }
 
 impl<St> WebhookLayer<St> {
-    /// A layer running `gate`, or a bare [`Verifier`] with the defaults of
-    /// [`Gate::new`].
+    /// A layer running `gate`, or a bare
+    /// [`Verifier`](hookwarden_core::Verifier) with the defaults of [`Gate::new`].
     pub fn new(gate: impl Into<Gate<St>>) -> Self {
         Self {
             gate: Arc::new(gate.into()),
@@ -205,9 +210,14 @@ where
     St: DedupeStore,
 {
     let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, gate.body_limit()).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) => {
+    // One deadline for the whole body, however it trickles in.
+    let read = tokio::time::timeout(
+        gate.read_timeout(),
+        Limited::new(body, gate.body_limit()).collect(),
+    );
+    let bytes = match read.await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(err)) => {
             let rejection = if err.is::<LengthLimitError>() {
                 Rejection::BodyTooLarge
             } else {
@@ -215,6 +225,7 @@ where
             };
             return Ok(answer(&gate.refuse(rejection)));
         }
+        Err(_elapsed) => return Ok(answer(&gate.refuse(Rejection::BodyReadTimeout))),
     };
     let admitted = match gate.admit(&parts.headers, &bytes).await {
         Ok(admitted) => admitted,

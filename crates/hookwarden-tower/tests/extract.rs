@@ -122,3 +122,24 @@ async fn verified_webhook_rejections_are_the_layers() {
         assert_eq!(probe.calls(), 0, "{kind:?}");
     }
 }
+
+/// `VerifiedWebhook` reads under the default read timeout too (on tokio's
+/// paused clock, which jumps to the deadline when every task waits).
+#[tokio::test(start_paused = true)]
+async fn verified_webhook_answers_a_stalled_body_with_408() {
+    let probe = Probe::new();
+    let app = verified_app(&probe);
+    let mut req = Req::signed("/hook", BODY, "evt-stalled").to_http();
+    *req.body_mut() = axum::body::Body::new(Chunks::new([&BODY[..3]]).stalled());
+
+    let started = tokio::time::Instant::now();
+    let response = tower::ServiceExt::oneshot(app, req).await.unwrap();
+    assert_eq!(response.status(), 408);
+    assert!(started.elapsed() >= hookwarden_core::DEFAULT_READ_TIMEOUT);
+    let text = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&text[..], br#"{"error":"body_read_timeout"}"#);
+    assert_eq!(probe.calls(), 0);
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use axum::routing::{any, post, put};
 use axum::Router;
 use bytes::Bytes;
-use hookwarden_core::{Gate, MemoryStore};
+use hookwarden_core::{Gate, MemoryStore, DEFAULT_READ_TIMEOUT};
 use hookwarden_tower::WebhookLayer;
 use support::*;
 use tower::ServiceExt;
@@ -659,4 +659,52 @@ async fn a_handler_slower_than_its_lease_is_still_remembered() {
         client.send(&req).await.assert_duplicate();
         assert_eq!(probe.calls(), 1, "{kind:?}");
     }
+}
+
+/// On tokio's paused clock, which jumps to the next timer when every task
+/// waits: a body that stops after five bytes is answered 408 exactly when
+/// the default read timeout ends, without the handler.
+#[tokio::test(start_paused = true)]
+async fn a_stalled_body_gets_408_at_the_default_read_timeout() {
+    let probe = Probe::new();
+    let app = app(&probe, WebhookLayer::new(verifier()));
+    let body = Chunks::new([&BODY[..5]]).stalled();
+    let polls = body.polls();
+    let mut req = Req::signed(HOOK, BODY, "evt-stalled").to_http();
+    *req.body_mut() = axum::body::Body::new(body);
+
+    let started = tokio::time::Instant::now();
+    let response = app.oneshot(req).await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(response.status(), 408);
+    assert!(
+        (DEFAULT_READ_TIMEOUT..DEFAULT_READ_TIMEOUT + Duration::from_millis(10)).contains(&waited),
+        "answered after {waited:?}"
+    );
+    let text = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&text[..], br#"{"error":"body_read_timeout"}"#);
+    assert!(polls.load(SeqCst) >= 2, "the body was read");
+    assert_eq!(probe.calls(), 0);
+}
+
+/// A gate's own read timeout replaces the default.
+#[tokio::test(start_paused = true)]
+async fn a_gate_read_timeout_replaces_the_default() {
+    let probe = Probe::new();
+    let timeout = Duration::from_millis(1500);
+    let app = app(
+        &probe,
+        WebhookLayer::new(Gate::new(verifier()).with_read_timeout(timeout)),
+    );
+    let mut req = Req::signed(HOOK, BODY, "evt-stalled").to_http();
+    *req.body_mut() = axum::body::Body::new(Chunks::new([]).stalled());
+
+    let started = tokio::time::Instant::now();
+    let response = app.oneshot(req).await.unwrap();
+    assert_eq!(response.status(), 408);
+    assert_eq!(started.elapsed().as_millis(), timeout.as_millis());
+    assert_eq!(probe.calls(), 0);
 }
