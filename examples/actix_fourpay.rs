@@ -99,6 +99,7 @@ mod tests {
     use super::*;
     use actix_web::test::{call_service, init_service, read_body, TestRequest};
     use hookwarden::Signer;
+    use hookwarden_cli::check::Check;
     use http::HeaderMap;
 
     #[actix_web::test]
@@ -147,5 +148,41 @@ mod tests {
         let forged = send("/webhooks/4pay/notifications", &sha512, "{}").await;
         assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
         assert!(events.try_recv().is_err());
+    }
+
+    /// Serves the routes on a free port of 127.0.0.1 until the handle stops them.
+    fn serve(
+        routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    ) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    }
+
+    #[actix_web::test]
+    async fn hookwarden_check_passes_on_both_routes() {
+        let (queue, mut events) = mpsc::channel(8);
+        let (addr, server) = serve(routes(DEV_SECRET, DEV_SECRET, queue).unwrap());
+        for (route, scheme) in [
+            ("4pay", presets::fourpay()),
+            ("4pay/notifications", presets::fourpay_sha512()),
+        ] {
+            let url = format!("http://{addr}/webhooks/{route}");
+            let check = Check::new(&url, scheme, DEV_SECRET).unwrap();
+            let report = check.run(|_| {}).await.unwrap();
+            assert!(report.passed(), "{url}\n{report}");
+            // The valid delivery was queued; its duplicate was not.
+            assert!(events.try_recv().is_ok());
+            assert!(events.try_recv().is_err());
+        }
+        server.stop(false).await;
     }
 }

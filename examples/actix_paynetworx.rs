@@ -119,7 +119,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
 mod tests {
     use super::*;
     use actix_web::test::{call_service, init_service, read_body, TestRequest};
+    use hookwarden_cli::check::{Check, Kind};
     use http::{HeaderMap, HeaderValue};
+    use http::{Method, StatusCode};
 
     fn signed(body: &str, authorization: &'static str) -> HeaderMap {
         let signer = hookwarden::Signer::new(presets::paynetworx(), DEV_SECRET).unwrap();
@@ -180,5 +182,51 @@ mod tests {
         assert_eq!(missing, r#"401 {"error":"missing_signature"}"#);
         assert!(events.try_recv().is_err());
         assert!(super::routes(DEV_SECRET, "", mpsc::channel(1).0).is_err());
+    }
+
+    /// Serves the routes on a free port of 127.0.0.1 until the handle stops them.
+    fn serve(
+        routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    ) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    }
+
+    #[actix_web::test]
+    async fn hookwarden_check_passes_by_post_and_put_with_the_token_only() {
+        let (queue, mut events) = mpsc::channel(8);
+        let (addr, server) = serve(routes(DEV_SECRET, DEV_TOKEN, queue).unwrap());
+        let url = format!("http://{addr}/webhooks/paynetworx");
+        let check = Check::new(&url, presets::paynetworx(), DEV_SECRET).unwrap();
+        let bearer = HeaderValue::from_static("Bearer hookwarden_dev_token");
+        for method in [Method::POST, Method::PUT] {
+            let with_token = check.clone().with_method(method.clone());
+            let with_token = with_token.with_header(http::header::AUTHORIZATION, bearer.clone());
+            let report = with_token.run(|_| {}).await.unwrap();
+            assert!(report.passed(), "{method}\n{report}");
+            // The valid delivery was queued; its duplicate was not.
+            assert!(events.try_recv().is_ok());
+            assert!(events.try_recv().is_err());
+        }
+
+        // Without the token, even a validly signed delivery is refused.
+        let report = check.run(|_| {}).await.unwrap();
+        server.stop(false).await;
+        let valid = report.get(Kind::Valid).unwrap();
+        assert_eq!(valid.status(), Some(StatusCode::UNAUTHORIZED), "{report}");
+        assert!(valid.reason().contains("invalid_token"), "{report}");
+        let failed: Vec<_> = report.failed().collect();
+        let expected = [Kind::Valid, Kind::Duplicate, Kind::OversizedBody];
+        assert_eq!(failed, expected, "{report}");
+        assert!(events.try_recv().is_err());
     }
 }

@@ -76,6 +76,7 @@ mod tests {
     use super::*;
     use actix_web::test::{call_service, init_service, read_body, TestRequest};
     use hookwarden::SignOptions;
+    use hookwarden_cli::check::Check;
     use http::{HeaderMap, HeaderValue};
     use std::time::{Duration, SystemTime};
 
@@ -136,6 +137,37 @@ mod tests {
         assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
         let missing = send(HeaderMap::new(), body).await;
         assert_eq!(missing, r#"401 {"error":"missing_signature"}"#);
+        assert!(events.try_recv().is_err());
+    }
+
+    /// Serves the routes on a free port of 127.0.0.1 until the handle stops them.
+    fn serve(
+        routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    ) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    }
+
+    #[actix_web::test]
+    async fn hookwarden_check_passes() {
+        let (queue, mut events) = mpsc::channel(8);
+        let (addr, server) = serve(routes(DEV_SECRET, queue).unwrap());
+        let url = format!("http://{addr}/webhooks/standard");
+        let check = Check::new(&url, presets::standard_webhooks(), DEV_SECRET).unwrap();
+        let report = check.run(|_| {}).await.unwrap();
+        server.stop(false).await;
+        assert!(report.passed(), "{report}");
+        // The valid delivery was queued; its duplicate was not.
+        assert!(events.try_recv().is_ok());
         assert!(events.try_recv().is_err());
     }
 }

@@ -92,6 +92,7 @@ mod tests {
     use super::*;
     use crate::redis_harness::RedisServer;
     use axum::body::Body;
+    use hookwarden_cli::check::Check;
     use http::Request;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
@@ -163,5 +164,26 @@ mod tests {
             send(&app, body, &headers).await,
             (503, r#"{"error":"store_unavailable"}"#.to_owned())
         );
+    }
+
+    /// Serves `app` on a free port of 127.0.0.1 until the test ends.
+    async fn serve(app: Router) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn hookwarden_check_passes() {
+        let Some(redis) = RedisServer::start() else {
+            return;
+        };
+        let store = RedisStore::connect(&redis.url()).await.unwrap();
+        let addr = serve(app(DEV_SECRET, store).unwrap()).await;
+        let url = format!("http://{addr}/webhooks/ntxpay");
+        let check = Check::new(&url, presets::ntxpay(), DEV_SECRET).unwrap();
+        let report = check.run(|_| {}).await.unwrap();
+        assert!(report.passed(), "{report}");
     }
 }
