@@ -3,6 +3,7 @@
 //! `api-notification-sign` (SHA-512), each on its own route.
 //!
 //! Run with: cargo run --example actix_fourpay
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/4pay --scheme 4pay --secret whsec_hookwarden_dev_4pay
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `FOURPAY_SECRET`: the webhook secret configured at 4pay

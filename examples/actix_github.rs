@@ -2,6 +2,7 @@
 //! and queued for the slow work.
 //!
 //! Run with: cargo run --example actix_github
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/github --scheme github --secret hookwarden_dev_github
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `GITHUB_WEBHOOK_SECRET`: the webhook's secret, as entered in the

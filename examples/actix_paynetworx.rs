@@ -2,6 +2,7 @@
 //! token, then the signature, dedupe, and a queue for the slow work.
 //!
 //! Run with: cargo run --example actix_paynetworx
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/paynetworx --scheme paynetworx --secret whsec_hookwarden_dev_paynetworx --method PUT --header 'Authorization: Bearer hookwarden_dev_token'
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `PAYNETWORX_SECRET`: the destination's signing secret

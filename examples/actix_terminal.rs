@@ -3,6 +3,7 @@
 //! network sends when the endpoint is created.
 //!
 //! Run with: cargo run --example actix_terminal
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/terminal --scheme terminal --secret whsec_hookwarden_dev_terminal
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `TERMINAL_SECRET`: the group endpoint's secret

@@ -3,6 +3,7 @@
 //! in one shared store.
 //!
 //! Run with: cargo run --example axum_multi
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/stripe --scheme stripe --secret whsec_hookwarden_dev_stripe
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - One secret per provider, in the variables of [`PROVIDERS`] (each

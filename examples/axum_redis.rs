@@ -2,6 +2,7 @@
 //! Redis: a delivery is handled once, whichever replica its copies reach.
 //!
 //! Run with: cargo run --example axum_redis --features redis
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/ntxpay --scheme ntxpay --secret whsec_hookwarden_dev_ntxpay
 //!
 //! - `REDIS_URL`: the shared Redis, 7.0 or later (default
 //!   `redis://127.0.0.1:6379`; `redis://:password@host:6379/0` with a

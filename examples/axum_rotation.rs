@@ -2,6 +2,7 @@
 //! received by axum, checked against the current and the previous secret.
 //!
 //! Run with: cargo run --example axum_rotation
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/ntxpay --scheme ntxpay --secret whsec_hookwarden_dev_ntxpay
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `NTXPAY_SECRET`: the current secret (default: [`DEV_SECRET`], for local

@@ -2,6 +2,7 @@
 //! verified, deduplicated in memory, and queued for the slow work.
 //!
 //! Run with: cargo run --example axum_standard_webhooks
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/standard --scheme standard-webhooks --secret whsec_aG9va3dhcmRlbl9kZXZfc3RhbmRhcmRfd2ViaG9va3M=
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `STANDARD_WEBHOOKS_SECRET`: the endpoint's secret, `whsec_` + base64

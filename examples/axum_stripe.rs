@@ -2,6 +2,7 @@
 //! queued for the slow work.
 //!
 //! Run with: cargo run --example axum_stripe
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/stripe --scheme stripe --secret whsec_hookwarden_dev_stripe
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `STRIPE_WEBHOOK_SECRET`: the endpoint's signing secret (`whsec_…`) from
