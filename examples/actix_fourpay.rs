@@ -3,6 +3,7 @@
 //! `api-notification-sign` (SHA-512), each on its own route.
 //!
 //! Run with: cargo run --example actix_fourpay
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/4pay --scheme 4pay --secret whsec_hookwarden_dev_4pay
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `FOURPAY_SECRET`: the webhook secret configured at 4pay
@@ -51,11 +52,15 @@ fn routes(
             .app_data(web::Data::new(queue.clone()))
             .service(
                 web::resource("/webhooks/4pay")
+                    // Let `web::Bytes` take what the middleware allows (actix's default: 256 KiB).
+                    .app_data(web::PayloadConfig::new(events.gate().body_limit()))
                     .wrap(events.clone())
                     .route(web::post().to(on_event)),
             )
             .service(
                 web::resource("/webhooks/4pay/notifications")
+                    // Let `web::Bytes` take what the middleware allows (actix's default: 256 KiB).
+                    .app_data(web::PayloadConfig::new(notifications.gate().body_limit()))
                     .wrap(notifications.clone())
                     .route(web::post().to(on_event)),
             );
@@ -99,6 +104,8 @@ mod tests {
     use super::*;
     use actix_web::test::{call_service, init_service, read_body, TestRequest};
     use hookwarden::Signer;
+    use hookwarden_cli::check::Check;
+    use hookwarden_cli::send::Delivery;
     use http::HeaderMap;
 
     #[actix_web::test]
@@ -147,5 +154,60 @@ mod tests {
         let forged = send("/webhooks/4pay/notifications", &sha512, "{}").await;
         assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
         assert!(events.try_recv().is_err());
+    }
+
+    /// Serves the routes on a free port of 127.0.0.1 until the handle stops them.
+    fn serve(
+        routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    ) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    }
+
+    #[actix_web::test]
+    async fn hookwarden_check_passes_on_both_routes() {
+        let (queue, mut events) = mpsc::channel(8);
+        let (addr, server) = serve(routes(DEV_SECRET, DEV_SECRET, queue).unwrap());
+        for (route, scheme) in [
+            ("4pay", presets::fourpay()),
+            ("4pay/notifications", presets::fourpay_sha512()),
+        ] {
+            let url = format!("http://{addr}/webhooks/{route}");
+            let check = Check::new(&url, scheme, DEV_SECRET).unwrap();
+            let report = check.run(|_| {}).await.unwrap();
+            assert!(report.passed(), "{url}\n{report}");
+            // The valid delivery was queued; its duplicate was not.
+            assert!(events.try_recv().is_ok());
+            assert!(events.try_recv().is_err());
+        }
+        server.stop(false).await;
+    }
+
+    #[actix_web::test]
+    async fn a_body_over_actix_default_limit_but_under_hookwarden_one_is_handled() {
+        let (queue, mut events) = mpsc::channel(8);
+        let (addr, server) = serve(routes(DEV_SECRET, DEV_SECRET, queue).unwrap());
+        let padding = "x".repeat(512 * 1024);
+        let body = format!(r#"{{"id":"evt_big","padding":"{padding}"}}"#);
+        for (route, scheme) in [
+            ("4pay", presets::fourpay()),
+            ("4pay/notifications", presets::fourpay_sha512()),
+        ] {
+            let url = format!("http://{addr}/webhooks/{route}");
+            let delivery = Delivery::new(&url, scheme, DEV_SECRET).unwrap();
+            let answer = delivery.send(body.clone().into_bytes()).await.unwrap();
+            assert_eq!(answer.status().as_u16(), 200, "{route}");
+            assert_eq!(events.try_recv().unwrap().len(), body.len());
+        }
+        server.stop(false).await;
     }
 }

@@ -2,6 +2,7 @@
 //! token, then the signature, dedupe, and a queue for the slow work.
 //!
 //! Run with: cargo run --example actix_paynetworx
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/paynetworx --scheme paynetworx --secret whsec_hookwarden_dev_paynetworx --method PUT --header 'Authorization: Bearer hookwarden_dev_token'
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `PAYNETWORX_SECRET`: the destination's signing secret
@@ -57,6 +58,8 @@ fn routes(
         };
         config.app_data(web::Data::new(queue.clone())).service(
             web::resource("/webhooks/paynetworx")
+                // Let `web::Bytes` take what the middleware allows (actix's default: 256 KiB).
+                .app_data(web::PayloadConfig::new(webhook.gate().body_limit()))
                 .wrap(webhook.clone())
                 // Wrapped last, so it runs first: before the body is read.
                 .wrap(from_fn(check))
@@ -119,7 +122,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
 mod tests {
     use super::*;
     use actix_web::test::{call_service, init_service, read_body, TestRequest};
+    use hookwarden_cli::check::{Check, Kind};
+    use hookwarden_cli::send::Delivery;
     use http::{HeaderMap, HeaderValue};
+    use http::{Method, StatusCode};
 
     fn signed(body: &str, authorization: &'static str) -> HeaderMap {
         let signer = hookwarden::Signer::new(presets::paynetworx(), DEV_SECRET).unwrap();
@@ -180,5 +186,67 @@ mod tests {
         assert_eq!(missing, r#"401 {"error":"missing_signature"}"#);
         assert!(events.try_recv().is_err());
         assert!(super::routes(DEV_SECRET, "", mpsc::channel(1).0).is_err());
+    }
+
+    /// Serves the routes on a free port of 127.0.0.1 until the handle stops them.
+    fn serve(
+        routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    ) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    }
+
+    #[actix_web::test]
+    async fn hookwarden_check_passes_by_post_and_put_with_the_token_only() {
+        let (queue, mut events) = mpsc::channel(8);
+        let (addr, server) = serve(routes(DEV_SECRET, DEV_TOKEN, queue).unwrap());
+        let url = format!("http://{addr}/webhooks/paynetworx");
+        let check = Check::new(&url, presets::paynetworx(), DEV_SECRET).unwrap();
+        let bearer = HeaderValue::from_static("Bearer hookwarden_dev_token");
+        for method in [Method::POST, Method::PUT] {
+            let with_token = check.clone().with_method(method.clone());
+            let with_token = with_token.with_header(http::header::AUTHORIZATION, bearer.clone());
+            let report = with_token.run(|_| {}).await.unwrap();
+            assert!(report.passed(), "{method}\n{report}");
+            // The valid delivery was queued; its duplicate was not.
+            assert!(events.try_recv().is_ok());
+            assert!(events.try_recv().is_err());
+        }
+
+        // Without the token, even a validly signed delivery is refused.
+        let report = check.run(|_| {}).await.unwrap();
+        server.stop(false).await;
+        let valid = report.get(Kind::Valid).unwrap();
+        assert_eq!(valid.status(), Some(StatusCode::UNAUTHORIZED), "{report}");
+        assert!(valid.reason().contains("invalid_token"), "{report}");
+        let failed: Vec<_> = report.failed().collect();
+        let expected = [Kind::Valid, Kind::Duplicate, Kind::OversizedBody];
+        assert_eq!(failed, expected, "{report}");
+        assert!(events.try_recv().is_err());
+    }
+
+    #[actix_web::test]
+    async fn a_body_over_actix_default_limit_but_under_hookwarden_one_is_handled() {
+        let (queue, mut events) = mpsc::channel(8);
+        let (addr, server) = serve(routes(DEV_SECRET, DEV_TOKEN, queue).unwrap());
+        let padding = "x".repeat(512 * 1024);
+        let body = format!(r#"{{"id":"evt_big","padding":"{padding}"}}"#);
+        let url = format!("http://{addr}/webhooks/paynetworx");
+        let delivery = Delivery::new(&url, presets::paynetworx(), DEV_SECRET).unwrap();
+        let bearer = HeaderValue::from_static("Bearer hookwarden_dev_token");
+        let delivery = delivery.with_header(http::header::AUTHORIZATION, bearer);
+        let answer = delivery.send(body.clone().into_bytes()).await.unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        assert_eq!(events.try_recv().unwrap().len(), body.len());
+        server.stop(false).await;
     }
 }

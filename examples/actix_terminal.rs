@@ -3,6 +3,7 @@
 //! network sends when the endpoint is created.
 //!
 //! Run with: cargo run --example actix_terminal
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/terminal --scheme terminal --secret whsec_hookwarden_dev_terminal
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `TERMINAL_SECRET`: the group endpoint's secret
@@ -39,6 +40,8 @@ fn routes(
     Ok(move |config: &mut web::ServiceConfig| {
         config.app_data(web::Data::new(queue.clone())).service(
             web::resource("/webhooks/terminal")
+                // Let `web::Bytes` take what the middleware allows (actix's default: 256 KiB).
+                .app_data(web::PayloadConfig::new(webhook.gate().body_limit()))
                 .wrap(webhook.clone())
                 .route(web::post().to(on_event)),
         );
@@ -91,6 +94,8 @@ mod tests {
     use super::*;
     use actix_web::test::{call_service, init_service, read_body, TestRequest};
     use hookwarden::SignOptions;
+    use hookwarden_cli::check::Check;
+    use hookwarden_cli::send::Delivery;
     use http::HeaderMap;
     use std::time::{Duration, SystemTime};
 
@@ -138,5 +143,50 @@ mod tests {
         let forged = send(sign("{}", SignOptions::new()), body).await;
         assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
         assert!(events.try_recv().is_err());
+    }
+
+    /// Serves the routes on a free port of 127.0.0.1 until the handle stops them.
+    fn serve(
+        routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    ) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    }
+
+    #[actix_web::test]
+    async fn hookwarden_check_passes() {
+        let (queue, mut events) = mpsc::channel(8);
+        let (addr, server) = serve(routes(DEV_SECRET, queue).unwrap());
+        let url = format!("http://{addr}/webhooks/terminal");
+        let check = Check::new(&url, presets::terminal(), DEV_SECRET).unwrap();
+        let report = check.run(|_| {}).await.unwrap();
+        server.stop(false).await;
+        assert!(report.passed(), "{report}");
+        // The valid delivery was queued; its duplicate was not.
+        assert!(events.try_recv().is_ok());
+        assert!(events.try_recv().is_err());
+    }
+
+    #[actix_web::test]
+    async fn a_body_over_actix_default_limit_but_under_hookwarden_one_is_handled() {
+        let (queue, mut events) = mpsc::channel(8);
+        let (addr, server) = serve(routes(DEV_SECRET, queue).unwrap());
+        let padding = "x".repeat(512 * 1024);
+        let body = format!(r#"{{"id":"evt_big","padding":"{padding}"}}"#);
+        let url = format!("http://{addr}/webhooks/terminal");
+        let delivery = Delivery::new(&url, presets::terminal(), DEV_SECRET).unwrap();
+        let answer = delivery.send(body.clone().into_bytes()).await.unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        assert_eq!(events.try_recv().unwrap().len(), body.len());
+        server.stop(false).await;
     }
 }

@@ -3,6 +3,7 @@
 //! `api-notification-sign` (SHA-512), each on its own route.
 //!
 //! Run with: cargo run --example axum_fourpay
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/4pay --scheme 4pay --secret whsec_hookwarden_dev_4pay
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `FOURPAY_SECRET`: the webhook secret configured at 4pay
@@ -85,6 +86,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 mod tests {
     use super::*;
     use axum::body::Body;
+    use hookwarden_cli::check::Check;
     use http::HeaderMap;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
@@ -130,5 +132,31 @@ mod tests {
         let forged = send(&app, "/webhooks/4pay/notifications", sha512, "{}").await;
         assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
         assert!(events.try_recv().is_err());
+    }
+
+    /// Serves `app` on a free port of 127.0.0.1 until the test ends.
+    async fn serve(app: Router) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn hookwarden_check_passes_on_both_routes() {
+        let (queue, mut events) = mpsc::channel(8);
+        let addr = serve(app(DEV_SECRET, DEV_SECRET, queue).unwrap()).await;
+        for (route, scheme) in [
+            ("4pay", presets::fourpay()),
+            ("4pay/notifications", presets::fourpay_sha512()),
+        ] {
+            let url = format!("http://{addr}/webhooks/{route}");
+            let check = Check::new(&url, scheme, DEV_SECRET).unwrap();
+            let report = check.run(|_| {}).await.unwrap();
+            assert!(report.passed(), "{url}\n{report}");
+            // The valid delivery was queued; its duplicate was not.
+            assert!(events.try_recv().is_ok());
+            assert!(events.try_recv().is_err());
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! in one shared store.
 //!
 //! Run with: cargo run --example axum_multi
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/stripe --scheme stripe --secret whsec_hookwarden_dev_stripe
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - One secret per provider, in the variables of [`PROVIDERS`] (each
@@ -92,6 +93,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use hookwarden::{SignOptions, Signer};
+    use hookwarden_cli::check::Check;
     use http::HeaderMap;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
@@ -107,12 +109,17 @@ mod tests {
         format!("{status} {}", String::from_utf8_lossy(&bytes))
     }
 
-    #[tokio::test]
-    async fn every_route_verifies_its_own_provider_once() {
-        let providers: Vec<_> = PROVIDERS
+    /// Every provider with its development secret.
+    fn dev_providers() -> Vec<(Scheme, String)> {
+        PROVIDERS
             .iter()
             .map(|(name, _, secret)| (presets::by_name(name).unwrap(), secret.to_string()))
-            .collect();
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_route_verifies_its_own_provider_once() {
+        let providers = dev_providers();
         let (queue, mut events) = mpsc::channel(8);
         let app = app(&providers, queue).unwrap();
         // The same body everywhere: each route dedupes in its own namespace.
@@ -136,5 +143,29 @@ mod tests {
             assert_eq!(missing, r#"401 {"error":"missing_signature"}"#, "{uri}");
         }
         assert!(events.try_recv().is_err());
+    }
+
+    /// Serves `app` on a free port of 127.0.0.1 until the test ends.
+    async fn serve(app: Router) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn hookwarden_check_passes_on_every_route() {
+        let (queue, mut events) = mpsc::channel(8);
+        let providers = dev_providers();
+        let addr = serve(app(&providers, queue).unwrap()).await;
+        for (scheme, secret) in providers {
+            let url = format!("http://{addr}/webhooks/{}", scheme.name());
+            let check = Check::new(&url, scheme.clone(), &secret).unwrap();
+            let report = check.run(|_| {}).await.unwrap();
+            assert!(report.passed(), "{url}\n{report}");
+            // The valid delivery was queued; its duplicate was not.
+            assert_eq!(events.try_recv().unwrap().0, scheme.name());
+            assert!(events.try_recv().is_err());
+        }
     }
 }

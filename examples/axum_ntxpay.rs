@@ -2,6 +2,7 @@
 //! queued for the slow work.
 //!
 //! Run with: cargo run --example axum_ntxpay
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/ntxpay --scheme ntxpay --secret whsec_hookwarden_dev_ntxpay
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `NTXPAY_SECRET`: the endpoint's secret from the NTX Pay dashboard, used
@@ -75,6 +76,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use hookwarden::SignOptions;
+    use hookwarden_cli::check::Check;
     use http::{HeaderMap, HeaderValue};
     use http_body_util::BodyExt;
     use tower::ServiceExt;
@@ -117,6 +119,27 @@ mod tests {
         assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
         let missing = send(&app, HeaderMap::new(), body).await;
         assert_eq!(missing, r#"401 {"error":"missing_signature"}"#);
+        assert!(events.try_recv().is_err());
+    }
+
+    /// Serves `app` on a free port of 127.0.0.1 until the test ends.
+    async fn serve(app: Router) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn hookwarden_check_passes() {
+        let (queue, mut events) = mpsc::channel(8);
+        let addr = serve(app(DEV_SECRET, queue).unwrap()).await;
+        let url = format!("http://{addr}/webhooks/ntxpay");
+        let check = Check::new(&url, presets::ntxpay(), DEV_SECRET).unwrap();
+        let report = check.run(|_| {}).await.unwrap();
+        assert!(report.passed(), "{report}");
+        // The valid delivery was queued; its duplicate was not.
+        assert!(events.try_recv().is_ok());
         assert!(events.try_recv().is_err());
     }
 }

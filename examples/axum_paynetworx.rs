@@ -2,6 +2,7 @@
 //! then the signature, dedupe, and a queue for the slow work.
 //!
 //! Run with: cargo run --example axum_paynetworx
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/paynetworx --scheme paynetworx --secret whsec_hookwarden_dev_paynetworx --method PUT --header 'Authorization: Bearer hookwarden_dev_token'
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `PAYNETWORX_SECRET`: the destination's signing secret
@@ -110,6 +111,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 mod tests {
     use super::*;
     use axum::body::Body;
+    use hookwarden_cli::check::{Check, Kind};
     use http::{HeaderMap, HeaderValue, Method};
     use http_body_util::BodyExt;
     use tower::ServiceExt;
@@ -173,5 +175,41 @@ mod tests {
         assert_eq!(missing, r#"401 {"error":"missing_signature"}"#);
         assert!(events.try_recv().is_err());
         assert!(super::app(DEV_SECRET, "", mpsc::channel(1).0).is_err());
+    }
+
+    /// Serves `app` on a free port of 127.0.0.1 until the test ends.
+    async fn serve(app: Router) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn hookwarden_check_passes_by_post_and_put_with_the_token_only() {
+        let (queue, mut events) = mpsc::channel(8);
+        let addr = serve(app(DEV_SECRET, DEV_TOKEN, queue).unwrap()).await;
+        let url = format!("http://{addr}/webhooks/paynetworx");
+        let check = Check::new(&url, presets::paynetworx(), DEV_SECRET).unwrap();
+        let bearer = HeaderValue::from_static("Bearer hookwarden_dev_token");
+        for method in [Method::POST, Method::PUT] {
+            let with_token = check.clone().with_method(method.clone());
+            let with_token = with_token.with_header(header::AUTHORIZATION, bearer.clone());
+            let report = with_token.run(|_| {}).await.unwrap();
+            assert!(report.passed(), "{method}\n{report}");
+            // The valid delivery was queued; its duplicate was not.
+            assert!(events.try_recv().is_ok());
+            assert!(events.try_recv().is_err());
+        }
+
+        // Without the token, even a validly signed delivery is refused.
+        let report = check.run(|_| {}).await.unwrap();
+        let valid = report.get(Kind::Valid).unwrap();
+        assert_eq!(valid.status(), Some(StatusCode::UNAUTHORIZED), "{report}");
+        assert!(valid.reason().contains("invalid_token"), "{report}");
+        let failed: Vec<_> = report.failed().collect();
+        let expected = [Kind::Valid, Kind::Duplicate, Kind::OversizedBody];
+        assert_eq!(failed, expected, "{report}");
+        assert!(events.try_recv().is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! Redis: a delivery is handled once, whichever replica its copies reach.
 //!
 //! Run with: cargo run --example axum_redis --features redis
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/ntxpay --scheme ntxpay --secret whsec_hookwarden_dev_ntxpay
 //!
 //! - `REDIS_URL`: the shared Redis, 7.0 or later (default
 //!   `redis://127.0.0.1:6379`; `redis://:password@host:6379/0` with a
@@ -92,6 +93,7 @@ mod tests {
     use super::*;
     use crate::redis_harness::RedisServer;
     use axum::body::Body;
+    use hookwarden_cli::check::Check;
     use http::Request;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
@@ -163,5 +165,26 @@ mod tests {
             send(&app, body, &headers).await,
             (503, r#"{"error":"store_unavailable"}"#.to_owned())
         );
+    }
+
+    /// Serves `app` on a free port of 127.0.0.1 until the test ends.
+    async fn serve(app: Router) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn hookwarden_check_passes() {
+        let Some(redis) = RedisServer::start() else {
+            return;
+        };
+        let store = RedisStore::connect(&redis.url()).await.unwrap();
+        let addr = serve(app(DEV_SECRET, store).unwrap()).await;
+        let url = format!("http://{addr}/webhooks/ntxpay");
+        let check = Check::new(&url, presets::ntxpay(), DEV_SECRET).unwrap();
+        let report = check.run(|_| {}).await.unwrap();
+        assert!(report.passed(), "{report}");
     }
 }

@@ -2,6 +2,7 @@
 //! received by axum, checked against the current and the previous secret.
 //!
 //! Run with: cargo run --example axum_rotation
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/ntxpay --scheme ntxpay --secret whsec_hookwarden_dev_ntxpay
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `NTXPAY_SECRET`: the current secret (default: [`DEV_SECRET`], for local
@@ -82,6 +83,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use hookwarden::{SignOptions, Signer};
+    use hookwarden_cli::check::Check;
     use http::HeaderMap;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
@@ -131,5 +133,28 @@ mod tests {
         let retired = super::app(DEV_SECRET, None, queue).unwrap();
         let old = send(&retired, signed(PREVIOUS, body), body).await;
         assert_eq!(old, r#"401 {"error":"signature_mismatch"}"#);
+    }
+
+    /// Serves `app` on a free port of 127.0.0.1 until the test ends.
+    async fn serve(app: Router) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn hookwarden_check_passes_with_either_secret() {
+        let (queue, mut events) = mpsc::channel(8);
+        let addr = serve(app(DEV_SECRET, Some(PREVIOUS), queue).unwrap()).await;
+        let url = format!("http://{addr}/webhooks/ntxpay");
+        for (index, secret) in [(0, DEV_SECRET), (1, PREVIOUS)] {
+            let check = Check::new(&url, presets::ntxpay(), secret).unwrap();
+            let report = check.run(|_| {}).await.unwrap();
+            assert!(report.passed(), "secret {index}\n{report}");
+            // The valid delivery was queued, matched by that secret; its duplicate was not.
+            assert_eq!(events.try_recv().unwrap().0, index);
+            assert!(events.try_recv().is_err());
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! network sends when the endpoint is created.
 //!
 //! Run with: cargo run --example axum_terminal
+//! Check it with: cargo run -p hookwarden-cli -- check http://127.0.0.1:3000/webhooks/terminal --scheme terminal --secret whsec_hookwarden_dev_terminal
 //!
 //! - `HOOKWARDEN_ADDR`: where to listen (default `127.0.0.1:3000`).
 //! - `TERMINAL_SECRET`: the group endpoint's secret
@@ -90,6 +91,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use hookwarden::SignOptions;
+    use hookwarden_cli::check::Check;
     use http::HeaderMap;
     use http_body_util::BodyExt;
     use std::time::{Duration, SystemTime};
@@ -139,6 +141,27 @@ mod tests {
         assert_eq!(stale, r#"401 {"error":"stale_timestamp"}"#);
         let forged = send(&app, sign("{}", SignOptions::new()), body).await;
         assert_eq!(forged, r#"401 {"error":"signature_mismatch"}"#);
+        assert!(events.try_recv().is_err());
+    }
+
+    /// Serves `app` on a free port of 127.0.0.1 until the test ends.
+    async fn serve(app: Router) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn hookwarden_check_passes() {
+        let (queue, mut events) = mpsc::channel(8);
+        let addr = serve(app(DEV_SECRET, queue).unwrap()).await;
+        let url = format!("http://{addr}/webhooks/terminal");
+        let check = Check::new(&url, presets::terminal(), DEV_SECRET).unwrap();
+        let report = check.run(|_| {}).await.unwrap();
+        assert!(report.passed(), "{report}");
+        // The valid delivery was queued; its duplicate was not.
+        assert!(events.try_recv().is_ok());
         assert!(events.try_recv().is_err());
     }
 }
