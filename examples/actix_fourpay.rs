@@ -52,15 +52,11 @@ fn routes(
             .app_data(web::Data::new(queue.clone()))
             .service(
                 web::resource("/webhooks/4pay")
-                    // Let `web::Bytes` take what the middleware allows (actix's default: 256 KiB).
-                    .app_data(web::PayloadConfig::new(events.gate().body_limit()))
                     .wrap(events.clone())
                     .route(web::post().to(on_event)),
             )
             .service(
                 web::resource("/webhooks/4pay/notifications")
-                    // Let `web::Bytes` take what the middleware allows (actix's default: 256 KiB).
-                    .app_data(web::PayloadConfig::new(notifications.gate().body_limit()))
                     .wrap(notifications.clone())
                     .route(web::post().to(on_event)),
             );

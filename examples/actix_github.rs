@@ -40,8 +40,6 @@ fn routes(
     Ok(move |config: &mut web::ServiceConfig| {
         config.app_data(web::Data::new(queue.clone())).service(
             web::resource("/webhooks/github")
-                // Let `web::Bytes` take what the middleware allows (actix's default: 256 KiB).
-                .app_data(web::PayloadConfig::new(webhook.gate().body_limit()))
                 .wrap(webhook.clone())
                 .route(web::post().to(on_event)),
         );

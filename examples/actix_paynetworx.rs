@@ -58,8 +58,6 @@ fn routes(
         };
         config.app_data(web::Data::new(queue.clone())).service(
             web::resource("/webhooks/paynetworx")
-                // Let `web::Bytes` take what the middleware allows (actix's default: 256 KiB).
-                .app_data(web::PayloadConfig::new(webhook.gate().body_limit()))
                 .wrap(webhook.clone())
                 // Wrapped last, so it runs first: before the body is read.
                 .wrap(from_fn(check))

@@ -43,10 +43,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::dev::{
+    forward_ready, Extensions, Payload, Service, ServiceRequest, ServiceResponse, Transform,
+};
 use actix_web::http::header::HeaderMap;
 use actix_web::http::StatusCode;
-use actix_web::web::{Bytes, BytesMut};
+use actix_web::web::{Bytes, BytesMut, PayloadConfig};
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use futures_core::Stream;
 use hookwarden_core::http::HeaderName;
@@ -62,6 +64,10 @@ use hookwarden_core::{DedupeStore, Gate, HeaderLookup, Lookup, MemoryStore, Reje
 /// a store failure 503); then the handler gets the exact bytes as its
 /// payload (so `web::Bytes`, `web::Json` and `web::Payload` all work) and the
 /// [`Verified`] record in the request extensions (take it as [`Delivery`]).
+/// The handler's `web::Bytes` and `String` take bodies up to the gate's
+/// limit: the middleware gives them a `web::PayloadConfig` of that size in
+/// place of any other (actix-web's default is 256 KiB). `web::Json` keeps
+/// its own `JsonConfig` (2 MiB by default).
 /// A 2xx answer marks the delivery handled; any other answer, an error or a
 /// panic frees it for a retry.
 ///
@@ -114,9 +120,15 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
+        // The handler's `web::Bytes` or `String` reads the buffered body
+        // under actix-web's `PayloadConfig`, 256 KiB by default: let it take
+        // whatever the gate admitted.
+        let mut handler_data = Extensions::new();
+        handler_data.insert(PayloadConfig::new(self.gate.body_limit()));
         ready(Ok(WebhookMiddleware {
             service: Rc::new(service),
             gate: Arc::clone(&self.gate),
+            handler_data: Rc::new(handler_data),
         }))
     }
 }
@@ -125,6 +137,9 @@ where
 pub struct WebhookMiddleware<S, St = MemoryStore> {
     service: Rc<S>,
     gate: Arc<Gate<St>>,
+    /// App data added to each admitted request: a `PayloadConfig` as large
+    /// as the gate's body limit.
+    handler_data: Rc<Extensions>,
 }
 
 impl<S, St> fmt::Debug for WebhookMiddleware<S, St> {
@@ -152,7 +167,8 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
         let gate = Arc::clone(&self.gate);
-        Box::pin(handle(gate, service, req))
+        let handler_data = Rc::clone(&self.handler_data);
+        Box::pin(handle(gate, service, handler_data, req))
     }
 }
 
@@ -160,6 +176,7 @@ where
 async fn handle<S, B, St>(
     gate: Arc<Gate<St>>,
     service: Rc<S>,
+    handler_data: Rc<Extensions>,
     mut req: ServiceRequest,
 ) -> Result<ServiceResponse<EitherBody<B>>, Error>
 where
@@ -186,6 +203,8 @@ where
         Err(rejection) => return Ok(answer(req, &rejection)),
     };
     req.extensions_mut().insert(admitted.verified().clone());
+    // Looked up before any data of the app, its scopes or the resource.
+    req.add_data_container(handler_data);
     req.set_payload(Payload::from(body));
     let result = admitted
         .run(
@@ -317,5 +336,47 @@ impl ResponseError for WebhookRejection {
 
     fn error_response(&self) -> HttpResponse {
         rejection_response(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::{call_service, init_service, read_body, TestRequest};
+    use actix_web::{web, App};
+    use hookwarden_core::{presets, Gate, SignOptions, Signer, Verifier};
+
+    use super::*;
+
+    const SECRET: &str = "whsec_actix_unit_test";
+
+    /// A body over actix-web's own 256 KiB payload limit and under the
+    /// gate's reaches a `web::Bytes` handler whole, and one over the gate's
+    /// limit is refused by the middleware.
+    #[actix_web::test]
+    async fn web_bytes_takes_bodies_up_to_the_gate_limit() {
+        let limit = 600 * 1024;
+        let gate =
+            Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap()).with_body_limit(limit);
+        let app =
+            init_service(App::new().service(
+                web::resource("/hook").wrap(Webhook::new(gate)).route(
+                    web::post().to(|body: web::Bytes| async move { body.len().to_string() }),
+                ),
+            ))
+            .await;
+        let signer = Signer::new(presets::ntxpay(), SECRET).unwrap();
+        for (size, status, answer) in [
+            (512 * 1024, 200, (512 * 1024).to_string()),
+            (limit + 1, 413, r#"{"error":"body_too_large"}"#.to_owned()),
+        ] {
+            let body = vec![b'x'; size];
+            let mut request = TestRequest::post().uri("/hook");
+            for (name, value) in &signer.sign(&body, &SignOptions::new()).unwrap() {
+                request = request.insert_header((name.as_str(), value.as_bytes()));
+            }
+            let response = call_service(&app, request.set_payload(body).to_request()).await;
+            assert_eq!(response.status().as_u16(), status, "{size} bytes");
+            assert_eq!(read_body(response).await, answer.as_bytes(), "{size} bytes");
+        }
     }
 }
