@@ -501,6 +501,80 @@ mod tests {
         assert_eq!(headers["content-type"], "application/json");
     }
 
+    #[test]
+    fn requests_carry_what_a_client_adds_unless_given() {
+        let endpoint = Endpoint::new(
+            "http://user:p%40ss@[::1]:8080/hook?token=t#part",
+            presets::ntxpay(),
+            "secret12",
+        )
+        .unwrap();
+        let request = endpoint.request(HeaderMap::new(), b"{}".to_vec());
+        assert_eq!(request.uri(), "/hook?token=t");
+        let headers = request.headers();
+        assert_eq!(headers[HOST], "[::1]:8080");
+        assert_eq!(headers[USER_AGENT], USER_AGENT_VALUE);
+        assert_eq!(headers[ACCEPT], "*/*");
+        assert_eq!(headers[AUTHORIZATION], "Basic dXNlcjpwQHNz");
+        assert_eq!(headers[CONTENT_LENGTH], "2");
+        assert_eq!(endpoint.origin, "http://[::1]:8080");
+
+        let mut given = HeaderMap::new();
+        given.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        given.insert(USER_AGENT, HeaderValue::from_static("provider/1"));
+        let request = endpoint.request(given, Vec::new());
+        assert_eq!(request.headers()[AUTHORIZATION], "Bearer t");
+        assert_eq!(request.headers()[USER_AGENT], "provider/1");
+        assert_eq!(request.headers()[CONTENT_LENGTH], "0");
+
+        let plain = Endpoint::new("https://example.com/", presets::ntxpay(), "secret12").unwrap();
+        let request = plain.request(HeaderMap::new(), Vec::new());
+        assert_eq!(request.headers()[HOST], "example.com");
+        assert!(!request.headers().contains_key(AUTHORIZATION));
+    }
+
+    #[tokio::test]
+    async fn the_timeout_keeps_a_status_that_came_and_cuts_its_body() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        // The first connection gets a status and part of a body, the
+        // second nothing; both are then held open.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            for answer in [
+                &b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npart"[..],
+                b"",
+            ] {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await.unwrap();
+                socket.write_all(answer).await.unwrap();
+                held.push(socket);
+            }
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        });
+
+        let mut endpoint =
+            Endpoint::new(&format!("http://{addr}/"), presets::ntxpay(), "secret12").unwrap();
+        endpoint.timeout = Duration::from_millis(300);
+        let answer = endpoint
+            .deliver(HeaderMap::new(), b"{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.body, b"part");
+        assert!(answer.truncated);
+        assert!(answer.latency >= endpoint.timeout);
+
+        let err = endpoint
+            .deliver(HeaderMap::new(), b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "timeout");
+    }
+
     #[tokio::test]
     async fn a_large_body_still_gets_the_answer_sent_before_the_server_closed() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
