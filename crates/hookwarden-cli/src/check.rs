@@ -18,10 +18,9 @@
 //! first check. It has a top-level `"id"`, where PayNetworx and Stripe
 //! deliveries carry their event ID.
 //!
-//! The oversized body goes over a connection of its own, which still reads
-//! a 413 sent before the server closed the connection mid-body; that
-//! connection is direct, not through a proxy set in the environment (as
-//! for any body over 1 MiB that [`Delivery`](crate::send::Delivery) sends).
+//! Every delivery goes as [`Delivery`](crate::send::Delivery) sends one:
+//! directly to the URL's host (no proxy), and a 413 the endpoint sends
+//! before hanging up mid-body, refusing the oversized body, is still read.
 //!
 //! An endpoint's duplicate answer shows whether it ran its handler again
 //! only if it says so: hookwarden answers 200 `{"status":"duplicate"}`. A
@@ -540,7 +539,7 @@ impl Check {
         let headers = self.signed(&self.endpoint.signer, &id, &body, None)?;
         let expected = format!("a validly signed body of {} bytes must get 413", body.len());
         let kind = Kind::OversizedBody;
-        let outcome = match self.endpoint.deliver_large(headers, body).await {
+        let outcome = match self.endpoint.deliver(headers, body).await {
             Ok(answer) if answer.status == StatusCode::PAYLOAD_TOO_LARGE => {
                 pass(kind, &answer, String::new())
             }

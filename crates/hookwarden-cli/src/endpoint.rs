@@ -1,5 +1,10 @@
 //! What `send` and `check` share: where deliveries go, how they are signed,
-//! and one HTTP exchange.
+//! and the one HTTP exchange that sends them.
+//!
+//! Each delivery is one HTTP/1.1 request on a connection of its own, made
+//! directly to the URL's host (no proxy), with TLS for `https`. Writes the
+//! endpoint no longer reads are dropped (see [`Forgiving`]), so an answer
+//! sent before it hung up mid-body, such as an early 413, is still read.
 
 use std::io;
 use std::pin::Pin;
@@ -7,22 +12,27 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
+use base64::prelude::{Engine as _, BASE64_STANDARD};
 use bytes::Bytes;
 use hookwarden_core::http;
-use hookwarden_core::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
-use hookwarden_core::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use hookwarden_core::http::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT,
+};
+use hookwarden_core::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use hookwarden_core::{
     DeliveryIdSource, Scheme, SignOptions, Signer, TimestampSource, DEFAULT_BODY_LIMIT,
 };
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use percent_encoding::percent_decode_str;
 use rustls::pki_types::ServerName;
 use rustls_platform_verifier::BuilderVerifierExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
+use url::Url;
 
 use crate::Error;
 
@@ -33,15 +43,19 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this much of an answer's body is kept.
 const MAX_ANSWER: usize = 64 * 1024;
 
-/// The URL, method, extra headers and signer of an endpoint, with the client.
+/// The URL, method, extra headers and signer of an endpoint, with the TLS
+/// configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
-    client: reqwest::Client,
-    /// The client's TLS configuration, for `deliver_large`.
     tls: Arc<rustls::ClientConfig>,
-    url: reqwest::Url,
+    url: Url,
     /// `scheme://host:port`, for messages: the path and query may hold a token.
     origin: String,
+    /// The request target: the URL's path and query.
+    target: Uri,
+    /// What every request carries unless given: `Host`, `User-Agent`,
+    /// `Accept` and, for a URL with a `user:password@`, basic auth.
+    defaults: HeaderMap,
     pub(crate) method: Method,
     pub(crate) headers: HeaderMap,
     pub(crate) signer: Signer,
@@ -61,12 +75,13 @@ impl Endpoint {
     pub(crate) fn new(url: &str, scheme: Scheme, secret: &str) -> Result<Self, Error> {
         let url = parse_url(url)?;
         let signer = Signer::new(scheme, secret)?;
-        let tls = tls_config()?;
+        let (target, defaults) = request_parts(&url)?;
         Ok(Self {
-            client: client(&tls)?,
-            tls: Arc::new(tls),
+            tls: Arc::new(tls_config()?),
             origin: url.origin().ascii_serialization(),
             url,
+            target,
+            defaults,
             method: Method::POST,
             headers: HeaderMap::new(),
             signer,
@@ -128,39 +143,55 @@ impl Endpoint {
             || matches!(scheme.timestamp(), Some((TimestampSource::Header(ts), _)) if ts == name)
     }
 
-    /// Sends one request and reads the answer (at most 64 KiB of its body).
+    /// Sends one request and reads the answer (at most 64 KiB of its body),
+    /// all within the timeout: no status by then is [`Error::Timeout`]; a
+    /// body still coming is kept as far as it came, marked truncated.
     pub(crate) async fn deliver(&self, headers: HeaderMap, body: Vec<u8>) -> Result<Answer, Error> {
         let started = Instant::now();
-        let response = self.request(headers).body(body).send().await;
-        self.answer(response, started).await
-    }
-
-    /// Sends `body` as [`deliver`](Self::deliver) does, on a connection of
-    /// its own that survives the server closing it mid-body. A server
-    /// refusing a large body answers early (413) and closes; the rest of the
-    /// body then fails to write, and a client that gives up on that error,
-    /// as reqwest does, loses the answer already received. Here the failed
-    /// writes are dropped, so the answer is still read.
-    pub(crate) async fn deliver_large(
-        &self,
-        headers: HeaderMap,
-        body: Vec<u8>,
-    ) -> Result<Answer, Error> {
-        let started = Instant::now();
-        let exchange = self.exchange_large(headers, body, started);
-        tokio::time::timeout(self.timeout, exchange)
+        let request = self.request(headers, body);
+        let (response, connection) = tokio::time::timeout(self.timeout, self.exchange(request))
             .await
             .unwrap_or(Err(Error::Timeout {
                 after: self.timeout,
-            }))
+            }))?;
+        let status = response.status();
+        let mut incoming = response.into_body();
+        let mut answer = Vec::new();
+        let left = self.timeout.saturating_sub(started.elapsed());
+        let whole = tokio::time::timeout(left, read(&mut incoming, &mut answer))
+            .await
+            .unwrap_or(false);
+        drop(connection);
+        Ok(Answer {
+            status,
+            latency: started.elapsed(),
+            body: answer,
+            truncated: !whole,
+        })
     }
 
-    async fn exchange_large(
+    /// The request for `headers` and `body`, with the default headers not
+    /// given and the body's length.
+    fn request(&self, mut headers: HeaderMap, body: Vec<u8>) -> http::Request<Full<Bytes>> {
+        for (name, value) in &self.defaults {
+            if !headers.contains_key(name) {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let mut request = http::Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.target.clone();
+        *request.headers_mut() = headers;
+        request
+    }
+
+    /// Connects, over TLS for `https`, and sends `request`: the answer's
+    /// head, and the task still driving the connection.
+    async fn exchange(
         &self,
-        mut headers: HeaderMap,
-        body: Vec<u8>,
-        started: Instant,
-    ) -> Result<Answer, Error> {
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<(http::Response<Incoming>, Driver), Error> {
         let connect = |reason: String| Error::Connect {
             origin: self.origin.clone(),
             reason,
@@ -168,152 +199,82 @@ impl Endpoint {
         let host = self.url.host_str().unwrap_or_default();
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let port = self.url.port_or_known_default().unwrap_or(80);
-        let authority = match self.url.port() {
-            Some(port) => format!("{}:{port}", self.url.host_str().unwrap_or_default()),
-            None => self.url.host_str().unwrap_or_default().to_owned(),
-        };
-        let mut target = self.url.path().to_owned();
-        if let Some(query) = self.url.query() {
-            target.push('?');
-            target.push_str(query);
-        }
-        let bad_request = || Error::InvalidUrl {
-            reason: "it cannot be written as an HTTP/1.1 request".into(),
-        };
-        headers.insert(
-            HOST,
-            HeaderValue::from_str(&authority).map_err(|_| bad_request())?,
-        );
-        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-        let mut request = http::Request::new(Full::new(Bytes::from(body)));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = target.parse().map_err(|_| bad_request())?;
-        *request.headers_mut() = headers;
-
         let tcp = TcpStream::connect((host, port))
             .await
-            .map_err(|err| connect(err.to_string()))?;
+            .map_err(|err| connect(innermost(&err)))?;
+        tcp.set_nodelay(true)
+            .map_err(|err| connect(innermost(&err)))?;
         let io = Forgiving {
             inner: tcp,
             broken: false,
         };
-        let response = if self.url.scheme() == "https" {
+        let sent = if self.url.scheme() == "https" {
             let name = ServerName::try_from(host.to_owned())
                 .map_err(|_| connect(format!("`{host}` is not a valid TLS server name")))?;
             let tls = TlsConnector::from(self.tls.clone())
                 .connect(name, io)
                 .await
                 .map_err(|err| connect(innermost(&err)))?;
-            exchange(TokioIo::new(tls), request).await
+            send(TokioIo::new(tls), request).await
         } else {
-            exchange(TokioIo::new(io), request).await
+            send(TokioIo::new(io), request).await
         };
-        let (response, connection) = response.map_err(|err| Error::Transport {
+        sent.map_err(|err| Error::Transport {
             reason: innermost(&err),
-        })?;
-        let status = response.status();
-        let mut body = response.into_body();
-        let mut answer = Vec::new();
-        let mut truncated = false;
-        while answer.len() < MAX_ANSWER {
-            match body.frame().await {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        answer.extend_from_slice(&data);
-                    }
-                }
-                None => break,
-                Some(Err(_)) => {
-                    truncated = true;
-                    break;
-                }
-            }
-        }
-        if answer.len() > MAX_ANSWER {
-            answer.truncate(MAX_ANSWER);
-            truncated = true;
-        }
-        connection.abort();
-        Ok(Answer {
-            status,
-            latency: started.elapsed(),
-            body: answer,
-            truncated,
-        })
-    }
-
-    fn request(&self, headers: HeaderMap) -> reqwest::RequestBuilder {
-        self.client
-            .request(self.method.clone(), self.url.clone())
-            .headers(headers)
-            .timeout(self.timeout)
-    }
-
-    /// Reads the answer's status and at most 64 KiB of its body. A body
-    /// broken off after the status is kept as far as it came.
-    async fn answer(
-        &self,
-        response: reqwest::Result<reqwest::Response>,
-        started: Instant,
-    ) -> Result<Answer, Error> {
-        let mut response =
-            response.map_err(|err| Error::from_reqwest(err, &self.origin, self.timeout))?;
-        let status = response.status();
-        let mut answer = Vec::new();
-        let mut truncated = false;
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    let room = MAX_ANSWER - answer.len();
-                    if chunk.len() > room {
-                        answer.extend_from_slice(&chunk[..room]);
-                        truncated = true;
-                        break;
-                    }
-                    answer.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    truncated = true;
-                    break;
-                }
-            }
-        }
-        Ok(Answer {
-            status,
-            latency: started.elapsed(),
-            body: answer,
-            truncated,
         })
     }
 }
 
-/// One HTTP/1.1 exchange on `io`, the connection driven by a task of its
-/// own (aborted once the answer is read).
-async fn exchange<T>(
+/// Reads `body` into `answer`, at most 64 KiB of it; whether it came whole
+/// (not longer, not broken off).
+async fn read(body: &mut Incoming, answer: &mut Vec<u8>) -> bool {
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return false;
+        };
+        if let Ok(data) = frame.into_data() {
+            let room = MAX_ANSWER.saturating_sub(answer.len());
+            if data.len() > room {
+                answer.extend_from_slice(&data[..room]);
+                return false;
+            }
+            answer.extend_from_slice(&data);
+        }
+    }
+    true
+}
+
+/// One HTTP/1.1 request on `io`, the connection driven by a task of its own.
+async fn send<T>(
     io: T,
     request: http::Request<Full<Bytes>>,
-) -> Result<(http::Response<Incoming>, JoinHandle<()>), hyper::Error>
+) -> Result<(http::Response<Incoming>, Driver), hyper::Error>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
-    let connection = tokio::spawn(async move {
+    let driver = Driver(tokio::spawn(async move {
         let _ = connection.await;
-    });
-    match sender.send_request(request).await {
-        Ok(response) => Ok((response, connection)),
-        Err(err) => {
-            connection.abort();
-            Err(err)
-        }
+    }));
+    let response = sender.send_request(request).await?;
+    Ok((response, driver))
+}
+
+/// The task driving a connection, stopped when dropped: once the answer is
+/// read, on an error or on timeout.
+struct Driver(JoinHandle<()>);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
 /// A connection whose writes, once the peer has closed it, succeed without
 /// sending anything, so that the answer the peer sent before closing can
-/// still be read.
+/// still be read. A server refusing a large body answers early (413) and
+/// closes; a client that gave up on the failed writes of the rest of the
+/// body would lose that answer.
 struct Forgiving<T> {
     inner: T,
     broken: bool,
@@ -378,7 +339,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Forgiving<T> {
 }
 
 /// The message of the deepest cause of `err`.
-pub(crate) fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -389,9 +350,9 @@ pub(crate) fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// An absolute `http` or `https` URL with a host.
-fn parse_url(text: &str) -> Result<reqwest::Url, Error> {
+fn parse_url(text: &str) -> Result<Url, Error> {
     let invalid = |reason: String| Error::InvalidUrl { reason };
-    let url = reqwest::Url::parse(text).map_err(|err| invalid(err.to_string()))?;
+    let url = Url::parse(text).map_err(|err| invalid(err.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(format!(
             "the scheme is `{}`, not http or https",
@@ -402,6 +363,55 @@ fn parse_url(text: &str) -> Result<reqwest::Url, Error> {
         return Err(invalid("it has no host".into()));
     }
     Ok(url)
+}
+
+/// The request target of `url` (its path and query) and the headers every
+/// request to it carries unless given: `Host`, `User-Agent`, `Accept: */*`
+/// and, for a URL with a `user:password@`, basic auth.
+fn request_parts(url: &Url) -> Result<(Uri, HeaderMap), Error> {
+    let invalid = || Error::InvalidUrl {
+        reason: "it cannot be written as an HTTP/1.1 request".into(),
+    };
+    let mut target = url.path().to_owned();
+    if let Some(query) = url.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    let target = target.parse().map_err(|_| invalid())?;
+    let host = url.host_str().unwrap_or_default();
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let mut defaults = HeaderMap::new();
+    defaults.insert(
+        HOST,
+        HeaderValue::from_str(&authority).map_err(|_| invalid())?,
+    );
+    defaults.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    defaults.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    if let Some(auth) = basic_auth(url) {
+        defaults.insert(AUTHORIZATION, auth);
+    }
+    Ok((target, defaults))
+}
+
+/// `Basic` credentials from the URL's `user:password@`, percent-decoded;
+/// none without them or when the user is not UTF-8 (a password that is not
+/// is left out).
+fn basic_auth(url: &Url) -> Option<HeaderValue> {
+    let user = percent_decode_str(url.username()).decode_utf8().ok()?;
+    let password = url
+        .password()
+        .and_then(|password| percent_decode_str(password).decode_utf8().ok());
+    if user.is_empty() && password.is_none() {
+        return None;
+    }
+    let credentials = format!("{user}:{}", password.unwrap_or_default());
+    let mut value =
+        HeaderValue::from_str(&format!("Basic {}", BASE64_STANDARD.encode(credentials))).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// The `User-Agent` of every request.
@@ -419,18 +429,6 @@ fn tls_config() -> Result<rustls::ClientConfig, Error> {
         .with_platform_verifier()
         .map_err(setup)?
         .with_no_client_auth())
-}
-
-/// The HTTP client: `tls`, no redirects, no automatic retries.
-fn client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(USER_AGENT_VALUE)
-        .build()
-        .map_err(|err| Error::Client {
-            reason: innermost(&err),
-        })
 }
 
 /// A body over hookwarden's default limit, for the oversized-body check: 2 MiB.
@@ -503,6 +501,80 @@ mod tests {
         assert_eq!(headers["content-type"], "application/json");
     }
 
+    #[test]
+    fn requests_carry_what_a_client_adds_unless_given() {
+        let endpoint = Endpoint::new(
+            "http://user:p%40ss@[::1]:8080/hook?token=t#part",
+            presets::ntxpay(),
+            "secret12",
+        )
+        .unwrap();
+        let request = endpoint.request(HeaderMap::new(), b"{}".to_vec());
+        assert_eq!(request.uri(), "/hook?token=t");
+        let headers = request.headers();
+        assert_eq!(headers[HOST], "[::1]:8080");
+        assert_eq!(headers[USER_AGENT], USER_AGENT_VALUE);
+        assert_eq!(headers[ACCEPT], "*/*");
+        assert_eq!(headers[AUTHORIZATION], "Basic dXNlcjpwQHNz");
+        assert_eq!(headers[CONTENT_LENGTH], "2");
+        assert_eq!(endpoint.origin, "http://[::1]:8080");
+
+        let mut given = HeaderMap::new();
+        given.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        given.insert(USER_AGENT, HeaderValue::from_static("provider/1"));
+        let request = endpoint.request(given, Vec::new());
+        assert_eq!(request.headers()[AUTHORIZATION], "Bearer t");
+        assert_eq!(request.headers()[USER_AGENT], "provider/1");
+        assert_eq!(request.headers()[CONTENT_LENGTH], "0");
+
+        let plain = Endpoint::new("https://example.com/", presets::ntxpay(), "secret12").unwrap();
+        let request = plain.request(HeaderMap::new(), Vec::new());
+        assert_eq!(request.headers()[HOST], "example.com");
+        assert!(!request.headers().contains_key(AUTHORIZATION));
+    }
+
+    #[tokio::test]
+    async fn the_timeout_keeps_a_status_that_came_and_cuts_its_body() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        // The first connection gets a status and part of a body, the
+        // second nothing; both are then held open.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            for answer in [
+                &b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npart"[..],
+                b"",
+            ] {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await.unwrap();
+                socket.write_all(answer).await.unwrap();
+                held.push(socket);
+            }
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        });
+
+        let mut endpoint =
+            Endpoint::new(&format!("http://{addr}/"), presets::ntxpay(), "secret12").unwrap();
+        endpoint.timeout = Duration::from_millis(300);
+        let answer = endpoint
+            .deliver(HeaderMap::new(), b"{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.body, b"part");
+        assert!(answer.truncated);
+        assert!(answer.latency >= endpoint.timeout);
+
+        let err = endpoint
+            .deliver(HeaderMap::new(), b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "timeout");
+    }
+
     #[tokio::test]
     async fn a_large_body_still_gets_the_answer_sent_before_the_server_closed() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -541,7 +613,7 @@ mod tests {
         .unwrap();
         for round in 0..ROUNDS {
             let answer = endpoint
-                .deliver_large(HeaderMap::new(), vec![b'x'; 8 * 1024 * 1024])
+                .deliver(HeaderMap::new(), vec![b'x'; 8 * 1024 * 1024])
                 .await
                 .unwrap_or_else(|err| panic!("round {round}: {err}"));
             assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);

@@ -26,9 +26,12 @@
 //! # }
 //! ```
 //!
-//! HTTPS uses rustls with the ring provider and the operating system's
-//! trust store. Redirects are not followed: a provider does not follow them
-//! either. No secret or signature is ever part of an [`Error`] or a report.
+//! Each delivery is one HTTP/1.1 request on a connection of its own, made
+//! directly to the URL's host: there is no proxy support (`HTTPS_PROXY` and
+//! the like are ignored). HTTPS uses rustls with the ring provider and the
+//! operating system's trust store. Redirects are not followed: a provider
+//! does not follow them either. No secret or signature is ever part of an
+//! [`Error`] or a report.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -101,24 +104,6 @@ impl Error {
             Self::Connect { .. } => "connect_failed",
             Self::Timeout { .. } => "timeout",
             Self::Transport { .. } => "transport_failed",
-        }
-    }
-
-    /// Classifies a client error. `origin` names the endpoint.
-    fn from_reqwest(err: reqwest::Error, origin: &str, timeout: Duration) -> Self {
-        // Without the URL: its query may hold a token.
-        let err = err.without_url();
-        if err.is_timeout() {
-            return Self::Timeout { after: timeout };
-        }
-        let reason = endpoint::innermost(&err);
-        if err.is_connect() {
-            Self::Connect {
-                origin: origin.to_owned(),
-                reason,
-            }
-        } else {
-            Self::Transport { reason }
         }
     }
 }

@@ -28,7 +28,7 @@
 use std::time::{Duration, SystemTime};
 
 use hookwarden_core::http::{HeaderName, HeaderValue, Method, StatusCode};
-use hookwarden_core::{Scheme, DEFAULT_BODY_LIMIT};
+use hookwarden_core::Scheme;
 
 use crate::endpoint::{self, Endpoint};
 use crate::Error;
@@ -118,17 +118,18 @@ impl Delivery {
         self
     }
 
-    /// How long to wait for the whole answer (default 10 s).
+    /// How long to wait for the answer (default 10 s): no status by then is
+    /// [`Error::Timeout`]; a body still coming then is cut there
+    /// ([`Answer::is_truncated`]).
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.endpoint.timeout = timeout;
         self
     }
 
-    /// Signs `body` and sends it. A body over 1 MiB (hookwarden's default
-    /// limit) goes over a direct connection of its own, not through a proxy
-    /// set in the environment, on which a 413 sent before the endpoint hangs
-    /// up mid-body is still read.
+    /// Signs `body` and sends it, on a connection of its own made directly
+    /// to the URL's host (no proxy). An answer sent before the endpoint hung
+    /// up mid-body, such as a 413 for a body over its limit, is still read.
     ///
     /// # Errors
     /// [`Error::Sign`] when the ID or a header cannot be signed (an ID for a
@@ -143,12 +144,7 @@ impl Delivery {
         for name in &self.removed {
             headers.remove(name);
         }
-        let answer = if body.len() > DEFAULT_BODY_LIMIT {
-            endpoint.deliver_large(headers, body).await?
-        } else {
-            endpoint.deliver(headers, body).await?
-        };
-        Ok(Answer(answer))
+        Ok(Answer(endpoint.deliver(headers, body).await?))
     }
 }
 
