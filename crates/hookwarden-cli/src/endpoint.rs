@@ -6,6 +6,7 @@
 //! endpoint no longer reads are dropped (see [`Forgiving`]), so an answer
 //! sent before it hung up mid-body, such as an early 413, is still read.
 
+use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -44,8 +45,9 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_ANSWER: usize = 64 * 1024;
 
 /// The URL, method, extra headers and signer of an endpoint, with the TLS
-/// configuration.
-#[derive(Debug, Clone)]
+/// configuration. Its `Debug` shows the origin only: the URL's credentials,
+/// path and query may hold a token.
+#[derive(Clone)]
 pub(crate) struct Endpoint {
     tls: Arc<rustls::ClientConfig>,
     url: Url,
@@ -60,6 +62,18 @@ pub(crate) struct Endpoint {
     pub(crate) headers: HeaderMap,
     pub(crate) signer: Signer,
     pub(crate) timeout: Duration,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("origin", &self.origin)
+            .field("method", &self.method)
+            .field("headers", &self.headers)
+            .field("signer", &self.signer)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What an endpoint answered.
@@ -458,6 +472,27 @@ pub(crate) fn random_hex(bytes: usize) -> String {
 mod tests {
     use super::*;
     use hookwarden_core::presets;
+
+    #[test]
+    fn debug_shows_the_origin_but_no_credentials_path_query_or_header_value() {
+        let url = "https://merchant:pa55word@shop.example:8443/hooks/t0k3n?key=s3cr3t";
+        let mut endpoint = Endpoint::new(url, presets::ntxpay(), "whsec_debug_test").unwrap();
+        let mut bearer = HeaderValue::from_static("Bearer b34r3r");
+        bearer.set_sensitive(true);
+        endpoint.headers.insert(AUTHORIZATION, bearer);
+        let debug = format!("{endpoint:?}");
+        assert!(debug.contains("https://shop.example:8443"), "{debug}");
+        for secret in [
+            "pa55word",
+            "merchant",
+            "t0k3n",
+            "s3cr3t",
+            "b34r3r",
+            "whsec_debug_test",
+        ] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+    }
 
     #[test]
     fn only_http_and_https_urls_with_a_host() {
