@@ -78,7 +78,6 @@ mod tests {
     use actix_web::test::{call_service, init_service, read_body, TestRequest};
     use hookwarden::SignOptions;
     use hookwarden_cli::check::Check;
-    use hookwarden_cli::send::Delivery;
     use http::{HeaderMap, HeaderValue};
 
     #[actix_web::test]
@@ -158,19 +157,5 @@ mod tests {
         // The valid delivery was queued; its duplicate was not.
         assert!(events.try_recv().is_ok());
         assert!(events.try_recv().is_err());
-    }
-
-    #[actix_web::test]
-    async fn a_body_over_actix_default_limit_but_under_hookwarden_one_is_handled() {
-        let (queue, mut events) = mpsc::channel(8);
-        let (addr, server) = serve(routes(DEV_SECRET, queue).unwrap());
-        let padding = "x".repeat(512 * 1024);
-        let body = format!(r#"{{"id":"evt_big","padding":"{padding}"}}"#);
-        let url = format!("http://{addr}/webhooks/ntxpay");
-        let delivery = Delivery::new(&url, presets::ntxpay(), DEV_SECRET).unwrap();
-        let answer = delivery.send(body.clone().into_bytes()).await.unwrap();
-        assert_eq!(answer.status().as_u16(), 200);
-        assert_eq!(events.try_recv().unwrap().len(), body.len());
-        server.stop(false).await;
     }
 }
