@@ -93,9 +93,12 @@ pub(crate) fn single<'a, H: HeaderLookup + ?Sized>(
 
 /// Visible ASCII and tab: the only header bytes the verifier reads.
 pub(crate) fn is_visible_ascii(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+    // No early exit and no branch per byte, so that the compiler checks many
+    // bytes per instruction: a valid header is read to its end anyway.
+    let bad = bytes.iter().fold(0u8, |bad, &b| {
+        bad | (u8::from(b.wrapping_sub(0x20) >= 0x5f) & u8::from(b != b'\t'))
+    });
+    bad == 0
 }
 
 /// Like [`single`], but an absent header is [`VerifyError::MissingHeader`].
@@ -125,6 +128,19 @@ mod tests {
                 "{bytes:?}"
             );
         }
+    }
+
+    #[test]
+    fn visible_ascii_is_tab_and_space_to_tilde() {
+        for byte in 0..=255u8 {
+            let expected = byte == b'\t' || (b' '..=b'~').contains(&byte);
+            assert_eq!(is_visible_ascii(&[byte]), expected, "{byte:#x}");
+            // In a longer value, one bad byte anywhere spoils it.
+            let mut long = [b'a'; 40];
+            long[37] = byte;
+            assert_eq!(is_visible_ascii(&long), expected, "{byte:#x}");
+        }
+        assert!(is_visible_ascii(b""));
     }
 
     #[test]
