@@ -102,7 +102,11 @@ async fn every_store_operation_is_one_round_trip() {
     store.release("warm-2", token).await.unwrap();
 
     let mut monitor = Monitor::start(server.port());
-    assert_eq!(monitor.sent(), Vec::<String>::new(), "nothing before the calls");
+    assert_eq!(
+        monitor.sent(),
+        Vec::<String>::new(),
+        "nothing before the calls"
+    );
 
     // Every path of every operation.
     let Reservation::Acquired(token) = store.reserve("k1", LONG).await.unwrap() else {
