@@ -317,13 +317,23 @@ impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
 
 /// The tolerance window, at one-second resolution.
 fn check_window(scheme: &Scheme, millis: i128, now_millis: i128) -> Result<(), VerifyError> {
-    let (ts, now) = (millis.div_euclid(1000), now_millis.div_euclid(1000));
+    let (ts, now) = (seconds(millis), seconds(now_millis));
     if now - ts > i128::from(scheme.tolerance_past.as_secs()) {
         Err(VerifyError::StaleTimestamp)
     } else if ts - now > i128::from(scheme.tolerance_future.as_secs()) {
         Err(VerifyError::FutureTimestamp)
     } else {
         Ok(())
+    }
+}
+
+/// Whole seconds (rounded down) of a count of milliseconds: in 64-bit
+/// arithmetic whenever it fits (every real timestamp), since a 128-bit
+/// division is a call into a slow helper.
+fn seconds(millis: i128) -> i128 {
+    match i64::try_from(millis) {
+        Ok(millis) => i128::from(millis.div_euclid(1000)),
+        Err(_) => millis.div_euclid(1000),
     }
 }
 
@@ -396,5 +406,25 @@ impl Verified {
     /// Which secret matched: its position in the order the secrets were given.
     pub fn secret_index(&self) -> usize {
         self.secret_index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds;
+
+    #[test]
+    fn seconds_round_down_in_both_widths() {
+        for millis in [0i128, 999, 1000, 1999, -1, -1000, -1001, 1_700_000_000_123] {
+            assert_eq!(seconds(millis), millis.div_euclid(1000), "{millis}");
+        }
+        for millis in [
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN) - 1,
+            i128::MAX,
+            i128::MIN,
+        ] {
+            assert_eq!(seconds(millis), millis.div_euclid(1000), "{millis}");
+        }
     }
 }
