@@ -135,10 +135,17 @@ mod tests {
         for byte in 0..=255u8 {
             let expected = byte == b'\t' || (b' '..=b'~').contains(&byte);
             assert_eq!(is_visible_ascii(&[byte]), expected, "{byte:#x}");
-            // In a longer value, one bad byte anywhere spoils it.
-            let mut long = [b'a'; 40];
-            long[37] = byte;
-            assert_eq!(is_visible_ascii(&long), expected, "{byte:#x}");
+            // In a longer value, one bad byte anywhere spoils it; its
+            // neighbours (a tab, DEL, a space) do not leak into it.
+            for len in [7, 8, 9, 16, 23] {
+                for at in 0..len {
+                    for filler in [b'a', b'\t', b' ', b'~'] {
+                        let mut long = vec![filler; len];
+                        long[at] = byte;
+                        assert_eq!(is_visible_ascii(&long), expected, "{byte:#x} at {at}/{len}");
+                    }
+                }
+            }
         }
         assert!(is_visible_ascii(b""));
     }

@@ -39,8 +39,8 @@ pub(crate) fn visit<'a>(
                 Some((TimestampSource::SignatureParam(key), _)) => Some(&**key),
                 _ => None,
             };
-            for item in value.split(',') {
-                let (key, val) = item.split_once('=').ok_or(MALFORMED)?;
+            for item in pieces(value, b',') {
+                let (key, val) = split_once(item, b'=').ok_or(MALFORMED)?;
                 f(if key == signature_key {
                     Entry::Signature(val)
                 } else if Some(key) == timestamp_key {
@@ -52,8 +52,8 @@ pub(crate) fn visit<'a>(
             Ok(())
         }
         SignatureSyntax::VersionedList { version } => {
-            for item in value.split(' ') {
-                let (ver, sig) = item.split_once(',').ok_or(MALFORMED)?;
+            for item in pieces(value, b' ') {
+                let (ver, sig) = split_once(item, b',').ok_or(MALFORMED)?;
                 f(if ver == version {
                     Entry::Signature(sig)
                 } else {
@@ -63,6 +63,33 @@ pub(crate) fn visit<'a>(
             Ok(())
         }
     }
+}
+
+/// `value.split(sep)` for an ASCII separator, by a plain byte search: the
+/// same pieces (empty ones included), without the general pattern machinery
+/// that costs more than these short values. An ASCII byte never occurs
+/// inside a multi-byte character, so every cut is on a character boundary.
+fn pieces(value: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        match text.bytes().position(|b| b == sep) {
+            Some(at) => {
+                rest = Some(&text[at + 1..]);
+                Some(&text[..at])
+            }
+            None => {
+                rest = None;
+                Some(text)
+            }
+        }
+    })
+}
+
+/// `text.split_once(sep)` for an ASCII separator, as [`pieces`].
+fn split_once(text: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == sep)?;
+    Some((&text[..at], &text[at + 1..]))
 }
 
 /// What [`scan`] learned from a well-formed signature header.
@@ -284,6 +311,34 @@ mod tests {
                     (None, None | Some(Err(VerifyError::MalformedSignature))) => {}
                     (expected, got) => panic!("{byte:#x} at {position}: {expected:?} {got:?}"),
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_and_split_once_cut_as_str_does() {
+        for value in [
+            "",
+            ",",
+            "a",
+            "a,b",
+            ",a,,b,",
+            "é,ü,",
+            "v1,x v1a,y  z",
+            "t=1,v1=a=b",
+        ] {
+            for sep in [b',', b' ', b'='] {
+                let expected: Vec<&str> = value.split(char::from(sep)).collect();
+                assert_eq!(
+                    pieces(value, sep).collect::<Vec<_>>(),
+                    expected,
+                    "{value:?}"
+                );
+                assert_eq!(
+                    split_once(value, sep),
+                    value.split_once(char::from(sep)),
+                    "{value:?}"
+                );
             }
         }
     }
