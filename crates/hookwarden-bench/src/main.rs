@@ -15,6 +15,10 @@
 //!
 //! Each server runs in a process of its own on core 0 and the generator in
 //! one on core 1 (`taskset`), when the machine has two cores and `taskset`.
+//! Beside req/s and latency it reports the server process's CPU time per
+//! answered request (from `/proc/<pid>/stat`) and how busy its core was: a
+//! server whose core is not near 100% busy is waiting for the generator,
+//! and its req/s says less than its CPU per request.
 //! The servers run one thread (a current-thread Tokio runtime; one actix-web
 //! worker). Every request is a Standard Webhooks delivery of a 1 KiB body
 //! with a new `webhook-id`, signed by the generator as it goes.
@@ -276,7 +280,8 @@ async fn naive_actix(
 // ---------------------------------------------------------------- generator
 
 /// `drive <port> <warmup s> <seconds> <connections> <id prefix>`: prints
-/// `RESULT <ok> <failed> <seconds> <p50 µs> <p99 µs>`.
+/// `RESULT <ok> <failed> <seconds> <p50 µs> <p99 µs> <answers in all>`,
+/// the last counting the warm-up too (for the server's CPU per request).
 fn drive(args: &[String]) {
     let [port, warmup, seconds, connections, prefix] = args else {
         panic!("drive <port> <warmup> <seconds> <connections> <prefix>");
@@ -302,11 +307,12 @@ fn drive(args: &[String]) {
                     tokio::spawn(connection(port, mac, body, prefix, start, end))
                 })
                 .collect();
-            let (mut ok, mut failed, mut latencies) = (0u64, 0u64, Vec::new());
+            let (mut ok, mut failed, mut all, mut latencies) = (0u64, 0u64, 0u64, Vec::new());
             for task in tasks {
-                let (o, f, l) = task.await.expect("a connection task");
+                let (o, f, a, l) = task.await.expect("a connection task");
                 ok += o;
                 failed += f;
+                all += a;
                 latencies.extend(l);
             }
             latencies.sort_unstable();
@@ -317,7 +323,7 @@ fn drive(args: &[String]) {
                     .unwrap_or(0)
             };
             println!(
-                "RESULT {ok} {failed} {:.3} {} {}",
+                "RESULT {ok} {failed} {:.3} {} {} {all}",
                 seconds.as_secs_f64(),
                 pct(0.50),
                 pct(0.99)
@@ -334,14 +340,14 @@ async fn connection(
     prefix: String,
     start: Instant,
     end: Instant,
-) -> (u64, u64, Vec<u32>) {
+) -> (u64, u64, u64, Vec<u32>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let mut stream = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
         .await
         .expect("connect to the server");
     stream.set_nodelay(true).expect("nodelay");
-    let (mut ok, mut failed, mut latencies) = (0, 0, Vec::with_capacity(1 << 16));
+    let (mut ok, mut failed, mut all, mut latencies) = (0, 0, 0, Vec::with_capacity(1 << 16));
     let mut request = Vec::with_capacity(BODY_LEN + 512);
     let mut response = vec![0u8; 4096];
     let mut counter = 0u64;
@@ -379,7 +385,7 @@ async fn connection(
         let mut filled = 0;
         let (status, total) = loop {
             match stream.read(&mut response[filled..]).await {
-                Ok(0) | Err(_) => return (ok, failed + 1, latencies),
+                Ok(0) | Err(_) => return (ok, failed + 1, all, latencies),
                 Ok(n) => filled += n,
             }
             if let Some(head) = parse_head(&response[..filled]) {
@@ -388,10 +394,11 @@ async fn connection(
         };
         while filled < total {
             match stream.read(&mut response[filled..total]).await {
-                Ok(0) | Err(_) => return (ok, failed + 1, latencies),
+                Ok(0) | Err(_) => return (ok, failed + 1, all, latencies),
                 Ok(n) => filled += n,
             }
         }
+        all += 1;
         let done = Instant::now();
         if sent >= start && done <= end {
             if status == 200 {
@@ -403,7 +410,7 @@ async fn connection(
             }
         }
     }
-    (ok, failed, latencies)
+    (ok, failed, all, latencies)
 }
 
 /// The status and the whole response's length, once the head has arrived.
@@ -514,6 +521,29 @@ struct Measured {
     p50: u32,
     p99: u32,
     failed: u64,
+    /// The server process's CPU time per answered request, in µs.
+    cpu_us: f64,
+    /// How busy the server's core was while the generator ran (1 = fully).
+    busy: f64,
+}
+
+/// User + system CPU time of process `pid` so far, in seconds (Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(&b""[..], |(_, rest)| rest.as_bytes())
+        .split(|&b| b == b' ')
+        .filter_map(|f| std::str::from_utf8(f).ok())
+        .filter(|f| !f.is_empty())
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
+        .sum();
+    ticks / 100.0
 }
 
 fn load(args: &[String]) {
@@ -580,13 +610,15 @@ fn load(args: &[String]) {
             if server.ends_with("redis") {
                 serve_args.push(&redis_url);
             }
-            let _server = Owned(
+            let server_process = Owned(
                 run(pin, 0, &serve_args)
                     .stdout(Stdio::null())
                     .spawn()
                     .expect("start a server"),
             );
             wait_for(port);
+            let pid = server_process.0.id();
+            let (cpu_before, wall_before) = (cpu_seconds(pid), Instant::now());
             let prefix = format!("{round:x}{index:x}");
             let output = run(
                 pin,
@@ -603,6 +635,11 @@ fn load(args: &[String]) {
             .stderr(Stdio::inherit())
             .output()
             .expect("run the generator");
+            let (cpu, wall) = (
+                cpu_seconds(pid) - cpu_before,
+                wall_before.elapsed().as_secs_f64(),
+            );
+            drop(server_process);
             let text = String::from_utf8_lossy(&output.stdout);
             let fields: Vec<&str> = text
                 .lines()
@@ -616,10 +653,17 @@ fn load(args: &[String]) {
                 p50: fields[3].parse().expect("µs"),
                 p99: fields[4].parse().expect("µs"),
                 failed: fields[1].parse().expect("a count"),
+                cpu_us: cpu * 1e6 / fields[5].parse::<f64>().expect("a count").max(1.0),
+                busy: cpu / wall,
             };
             println!(
-                "  {server:<24} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  failed {}",
-                measured.rps, measured.p50, measured.p99, measured.failed
+                "  {server:<24} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  server CPU {:>5.1} µs/req, core {:>3.0}% busy  failed {}",
+                measured.rps,
+                measured.p50,
+                measured.p99,
+                measured.cpu_us,
+                measured.busy * 100.0,
+                measured.failed
             );
             results.entry(server).or_default().push(measured);
         }
@@ -640,8 +684,17 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn report(servers: &[&str], results: &HashMap<&str, Vec<Measured>>) {
     println!();
     println!(
-        "{:<24} {:>9} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9}",
-        "server", "min r/s", "median", "max", "p50 µs", "p99 µs", "/ baseline", "/ naive"
+        "{:<24} {:>9} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>9} {:>9}",
+        "server",
+        "min r/s",
+        "median",
+        "max",
+        "p50 µs",
+        "p99 µs",
+        "/ baseline",
+        "/ naive",
+        "CPU µs/r",
+        "CPU / bl"
     );
     for &server in servers {
         let runs = &results[server];
@@ -657,8 +710,18 @@ fn report(servers: &[&str], results: &HashMap<&str, Vec<Measured>>) {
         };
         let fmt = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.3}"));
         let rps: Vec<f64> = runs.iter().map(|m| m.rps).collect();
+        let cpu_ratio = results
+            .get(format!("{framework}-baseline").as_str())
+            .map(|base| {
+                median(
+                    runs.iter()
+                        .zip(base)
+                        .map(|(a, b)| a.cpu_us / b.cpu_us)
+                        .collect(),
+                )
+            });
         println!(
-            "{server:<24} {:>9.0} {:>9.0} {:>9.0} {:>8.0} {:>8.0} {:>11} {:>9}",
+            "{server:<24} {:>9.0} {:>9.0} {:>9.0} {:>8.0} {:>8.0} {:>11} {:>9} {:>9.1} {:>9}",
             rps.iter().copied().fold(f64::MAX, f64::min),
             median(rps.clone()),
             rps.iter().copied().fold(0.0, f64::max),
@@ -666,6 +729,8 @@ fn report(servers: &[&str], results: &HashMap<&str, Vec<Measured>>) {
             median(runs.iter().map(|m| f64::from(m.p99)).collect()),
             fmt(ratio_to(format!("{framework}-baseline"))),
             fmt(ratio_to(format!("{framework}-naive"))),
+            median(runs.iter().map(|m| m.cpu_us).collect()),
+            fmt(cpu_ratio),
         );
         let failed: u64 = runs.iter().map(|m| m.failed).sum();
         if failed > 0 {
