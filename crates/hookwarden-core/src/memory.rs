@@ -221,25 +221,41 @@ impl Shard {
         self.slots.find(hash, |entry| Arc::ptr_eq(&entry.key, key))
     }
 
-    /// Drops expired entries from the front of the line, and then the oldest
-    /// ones while the shard is full. Returns how many unexpired entries went.
+    /// Drops expired entries from the front of the line (a couple per
+    /// insertion, amortised cleanup), and then the oldest ones while the
+    /// shard is full. Returns how many unexpired entries went.
+    ///
+    /// The oldest entry is looked up once per step and removed through that
+    /// lookup: with a full store this runs on every insertion, and each
+    /// lookup of a cold entry is a cache miss.
     fn make_room(&mut self, capacity: usize, now: u64) -> u64 {
         let mut evicted = 0;
-        // Amortised cleanup: a couple of expired entries per insertion.
-        for _ in 0..2 {
-            match self.front_live() {
-                Some(slot) if slot.expires <= now => self.pop_front_live(),
-                _ => break,
-            }
-        }
-        while self.slots.len() >= capacity {
-            match self.front_live() {
-                Some(slot) => {
-                    evicted += u64::from(slot.expires > now);
-                    self.pop_front_live();
+        let mut cleanup = 2;
+        loop {
+            let full = self.slots.len() >= capacity;
+            let Some((hash, key)) = self.order.front() else {
+                break;
+            };
+            let Ok(entry) = self
+                .slots
+                .find_entry(*hash, |entry| Arc::ptr_eq(&entry.key, key))
+            else {
+                // Stale: its key was since removed or inserted anew.
+                self.order.pop_front();
+                continue;
+            };
+            let expired = entry.get().slot.expires <= now;
+            if cleanup > 0 && expired {
+                cleanup -= 1;
+            } else {
+                cleanup = 0;
+                if !full {
+                    break;
                 }
-                None => break,
+                evicted += u64::from(!expired);
             }
+            entry.remove();
+            self.order.pop_front();
         }
         if self.order.len() > 2 * capacity + 16 {
             let mut order = std::mem::take(&mut self.order);
@@ -247,30 +263,6 @@ impl Shard {
             self.order = order;
         }
         evicted
-    }
-
-    /// The slot of the oldest current entry, discarding stale ones before it.
-    fn front_live(&mut self) -> Option<Slot> {
-        while let Some((hash, key)) = self.order.front() {
-            if let Some(entry) = self.current(*hash, key) {
-                return Some(entry.slot);
-            }
-            self.order.pop_front();
-        }
-        None
-    }
-
-    /// Drops the oldest entry; called right after [`Shard::front_live`]
-    /// found it current.
-    fn pop_front_live(&mut self) {
-        if let Some((hash, key)) = self.order.pop_front() {
-            if let Ok(entry) = self
-                .slots
-                .find_entry(hash, |entry| Arc::ptr_eq(&entry.key, &key))
-            {
-                entry.remove();
-            }
-        }
     }
 }
 
