@@ -93,9 +93,12 @@ pub(crate) fn single<'a, H: HeaderLookup + ?Sized>(
 
 /// Visible ASCII and tab: the only header bytes the verifier reads.
 pub(crate) fn is_visible_ascii(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+    // No early exit and no branch per byte, so that the compiler checks many
+    // bytes per instruction: a valid header is read to its end anyway.
+    let bad = bytes.iter().fold(0u8, |bad, &b| {
+        bad | (u8::from(b.wrapping_sub(0x20) >= 0x5f) & u8::from(b != b'\t'))
+    });
+    bad == 0
 }
 
 /// Like [`single`], but an absent header is [`VerifyError::MissingHeader`].
@@ -125,6 +128,26 @@ mod tests {
                 "{bytes:?}"
             );
         }
+    }
+
+    #[test]
+    fn visible_ascii_is_tab_and_space_to_tilde() {
+        for byte in 0..=255u8 {
+            let expected = byte == b'\t' || (b' '..=b'~').contains(&byte);
+            assert_eq!(is_visible_ascii(&[byte]), expected, "{byte:#x}");
+            // In a longer value, one bad byte anywhere spoils it; its
+            // neighbours (a tab, DEL, a space) do not leak into it.
+            for len in [7, 8, 9, 16, 23] {
+                for at in 0..len {
+                    for filler in [b'a', b'\t', b' ', b'~'] {
+                        let mut long = vec![filler; len];
+                        long[at] = byte;
+                        assert_eq!(is_visible_ascii(&long), expected, "{byte:#x} at {at}/{len}");
+                    }
+                }
+            }
+        }
+        assert!(is_visible_ascii(b""));
     }
 
     #[test]

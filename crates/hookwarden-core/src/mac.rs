@@ -91,14 +91,33 @@ impl Tag {
     }
 
     /// Constant-time equality; lengths are public (fixed by the algorithm).
+    ///
+    /// The differences are OR-ed together eight bytes at a time, with no
+    /// branch on the data, and only the folded word goes through `subtle`'s
+    /// `ct_eq`: a fraction of the instructions of a byte-wise `ct_eq`, just as
+    /// blind to where the inputs differ. MAC lengths are multiples of eight.
     pub(crate) fn matches(&self, candidate: &[u8]) -> bool {
-        self.as_bytes().ct_eq(candidate).into()
+        let tag = self.as_bytes();
+        if tag.len() != candidate.len() || tag.len() % 8 != 0 {
+            return tag.ct_eq(candidate).into();
+        }
+        let word = |chunk: &[u8]| {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(chunk);
+            u64::from_ne_bytes(bytes)
+        };
+        let diff = tag
+            .chunks_exact(8)
+            .zip(candidate.chunks_exact(8))
+            .fold(0u64, |diff, (a, b)| diff | (word(a) ^ word(b)));
+        diff.ct_eq(&0).into()
     }
 }
 
 impl Drop for Tag {
     fn drop(&mut self) {
-        self.bytes.zeroize();
+        // Past `len` the buffer was never written: it is still zero.
+        self.bytes[..self.len].zeroize();
     }
 }
 
@@ -133,6 +152,25 @@ mod tests {
             run(Algorithm::Sha512),
             "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
         );
+    }
+
+    #[test]
+    fn matches_sees_every_bit_of_every_length() {
+        let key = Secret::from_bytes(*b"k").unwrap();
+        for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
+            let tag = KeyedMac::new(algorithm, &key).unwrap().finalize();
+            let good = tag.as_bytes().to_vec();
+            assert!(tag.matches(&good));
+            for bit in 0..good.len() * 8 {
+                let mut flipped = good.clone();
+                flipped[bit / 8] ^= 1 << (bit % 8);
+                assert!(!tag.matches(&flipped), "{algorithm:?}: bit {bit}");
+            }
+            assert!(!tag.matches(&good[..good.len() - 1]));
+            let mut longer = good.clone();
+            longer.push(0);
+            assert!(!tag.matches(&longer));
+        }
     }
 
     #[test]

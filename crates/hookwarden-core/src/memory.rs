@@ -1,7 +1,7 @@
 //! The embedded dedupe store: bounded, sharded, expiring lazily.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{ready, Future};
@@ -9,6 +9,8 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use hashbrown::HashTable;
 
 use crate::dedupe::{DedupeStore, Reservation, Token};
 
@@ -25,6 +27,8 @@ const DONE: u64 = 0;
 /// Bounded: past its capacity it drops expired entries first, then the
 /// oldest. Sharded behind 32 locks, held only for a map lookup. Entries expire
 /// lazily (no background thread). Cheap to clone: clones share the entries.
+/// Each call hashes its key once, with a randomly keyed SipHash (keys come
+/// from deliveries, so they must not be able to pick their buckets).
 ///
 /// ```
 /// use hookwarden_core::MemoryStore;
@@ -49,10 +53,16 @@ struct Inner {
 
 #[derive(Default)]
 struct Shard {
-    slots: HashMap<Arc<str>, Slot>,
-    /// Keys in insertion order; an entry whose key was since removed or
-    /// inserted anew is stale and skipped.
-    order: VecDeque<Arc<str>>,
+    /// The entries, found by the hash the store computed for their key.
+    slots: HashTable<Entry>,
+    /// Keys in insertion order, with their hash; an entry whose key was
+    /// since removed or inserted anew is stale and skipped.
+    order: VecDeque<(u64, Arc<str>)>,
+}
+
+struct Entry {
+    key: Arc<str>,
+    slot: Slot,
 }
 
 #[derive(Clone, Copy)]
@@ -103,24 +113,24 @@ impl MemoryStore {
         millis(self.inner.epoch.elapsed())
     }
 
-    fn shard(&self, key: &str) -> MutexGuard<'_, Shard> {
-        lock(&self.inner.shards[self.shard_index(key)])
+    /// The key's hash, computed once per call, and its shard, locked.
+    fn shard(&self, key: &str) -> (u64, MutexGuard<'_, Shard>) {
+        let hash = self.hash(key);
+        (hash, lock(&self.inner.shards[shard_index(hash)]))
     }
 
-    fn shard_index(&self, key: &str) -> usize {
-        let hash = self.inner.hasher.hash_one(key);
-        // The remainder is below SHARDS, so the cast cannot truncate.
-        (hash % SHARDS as u64) as usize
+    fn hash(&self, key: &str) -> u64 {
+        self.inner.hasher.hash_one(key)
     }
 
     fn reserve_now(&self, key: &str, lease: Duration) -> Reservation {
         let now = self.now();
-        let mut shard = self.shard(key);
+        let (hash, mut shard) = self.shard(key);
         let fresh = || Slot {
             token: self.inner.next_token.fetch_add(1, Ordering::Relaxed),
             expires: now.saturating_add(millis(lease)),
         };
-        let token = match shard.slots.get_mut(key) {
+        let token = match shard.get_mut(hash, key) {
             Some(slot) if slot.expires > now && slot.token == DONE => return Reservation::Done,
             Some(slot) if slot.expires > now => return Reservation::InFlight,
             Some(slot) => {
@@ -130,7 +140,7 @@ impl MemoryStore {
             }
             None => {
                 let slot = fresh();
-                self.insert(&mut shard, key, slot, now);
+                self.insert(&mut shard, hash, key, slot, now);
                 slot.token
             }
         };
@@ -138,12 +148,18 @@ impl MemoryStore {
     }
 
     /// Inserts a new key, making room first.
-    fn insert(&self, shard: &mut Shard, key: &str, slot: Slot, now: u64) {
+    fn insert(&self, shard: &mut Shard, hash: u64, key: &str, slot: Slot, now: u64) {
         let evicted = shard.make_room(self.inner.per_shard, now);
         self.inner.evictions.fetch_add(evicted, Ordering::Relaxed);
         let key: Arc<str> = key.into();
-        shard.order.push_back(Arc::clone(&key));
-        shard.slots.insert(key, slot);
+        shard.order.push_back((hash, Arc::clone(&key)));
+        // Growing the table rehashes the entries, with the same hasher.
+        let hasher = &self.inner.hasher;
+        shard
+            .slots
+            .insert_unique(hash, Entry { key, slot }, |entry| {
+                hasher.hash_one(&*entry.key)
+            });
     }
 
     fn complete_now(&self, key: &str, token: Token, retention: Duration) {
@@ -152,8 +168,8 @@ impl MemoryStore {
             token: DONE,
             expires: now.saturating_add(millis(retention)),
         };
-        let mut shard = self.shard(key);
-        match shard.slots.get_mut(key) {
+        let (hash, mut shard) = self.shard(key);
+        match shard.get_mut(hash, key) {
             // Still ours, even past the lease: nobody else took the key.
             Some(slot) if slot.token != DONE && u128::from(slot.token) == token.get() => {
                 *slot = done;
@@ -162,75 +178,92 @@ impl MemoryStore {
             Some(slot) if slot.expires > now => {}
             // Absent or expired, whoever held it: nobody holds it now.
             _ => {
-                shard.slots.remove(key);
-                self.insert(&mut shard, key, done, now);
+                shard.remove(hash, key);
+                self.insert(&mut shard, hash, key, done, now);
             }
         }
     }
 
     fn release_now(&self, key: &str, token: Token) {
-        let mut shard = self.shard(key);
+        let (hash, mut shard) = self.shard(key);
         let held = shard
-            .slots
-            .get(key)
+            .get_mut(hash, key)
             .is_some_and(|slot| slot.token != DONE && u128::from(slot.token) == token.get());
         if held {
-            shard.slots.remove(key);
+            shard.remove(hash, key);
         }
     }
+}
+
+/// The shard of a key's hash: bits 32 to 36, which the table inside the
+/// shard leaves alone (it takes the bucket from the low bits and a tag
+/// from the top seven), so a shard's keys still spread over its buckets.
+fn shard_index(hash: u64) -> usize {
+    // The remainder is below SHARDS, so the cast cannot truncate.
+    ((hash >> 32) % SHARDS as u64) as usize
 }
 
 impl Shard {
-    /// Drops expired entries from the front of the line, and then the oldest
-    /// ones while the shard is full. Returns how many unexpired entries went.
+    fn get_mut(&mut self, hash: u64, key: &str) -> Option<&mut Slot> {
+        self.slots
+            .find_mut(hash, |entry| *entry.key == *key)
+            .map(|entry| &mut entry.slot)
+    }
+
+    fn remove(&mut self, hash: u64, key: &str) {
+        if let Ok(entry) = self.slots.find_entry(hash, |entry| *entry.key == *key) {
+            entry.remove();
+        }
+    }
+
+    /// The entry stored under this very key (not a stale copy of its name).
+    fn current(&self, hash: u64, key: &Arc<str>) -> Option<&Entry> {
+        self.slots.find(hash, |entry| Arc::ptr_eq(&entry.key, key))
+    }
+
+    /// Drops expired entries from the front of the line (a couple per
+    /// insertion, amortised cleanup), and then the oldest ones while the
+    /// shard is full. Returns how many unexpired entries went.
+    ///
+    /// The oldest entry is looked up once per step and removed through that
+    /// lookup: with a full store this runs on every insertion, and each
+    /// lookup of a cold entry is a cache miss.
     fn make_room(&mut self, capacity: usize, now: u64) -> u64 {
         let mut evicted = 0;
-        // Amortised cleanup: a couple of expired entries per insertion.
-        for _ in 0..2 {
-            match self.front_live() {
-                Some(slot) if slot.expires <= now => self.pop_front_live(),
-                _ => break,
-            }
-        }
-        while self.slots.len() >= capacity {
-            match self.front_live() {
-                Some(slot) => {
-                    evicted += u64::from(slot.expires > now);
-                    self.pop_front_live();
+        let mut cleanup = 2;
+        loop {
+            let full = self.slots.len() >= capacity;
+            let Some((hash, key)) = self.order.front() else {
+                break;
+            };
+            let Ok(entry) = self
+                .slots
+                .find_entry(*hash, |entry| Arc::ptr_eq(&entry.key, key))
+            else {
+                // Stale: its key was since removed or inserted anew.
+                self.order.pop_front();
+                continue;
+            };
+            let expired = entry.get().slot.expires <= now;
+            if cleanup > 0 && expired {
+                cleanup -= 1;
+            } else {
+                cleanup = 0;
+                if !full {
+                    break;
                 }
-                None => break,
+                evicted += u64::from(!expired);
             }
+            entry.remove();
+            self.order.pop_front();
         }
         if self.order.len() > 2 * capacity + 16 {
-            let slots = &self.slots;
-            self.order.retain(|key| is_current(slots, key));
+            let mut order = std::mem::take(&mut self.order);
+            order.retain(|(hash, key)| self.current(*hash, key).is_some());
+            self.order = order;
         }
         evicted
     }
-
-    /// The slot of the oldest current entry, discarding stale ones before it.
-    fn front_live(&mut self) -> Option<Slot> {
-        while let Some(key) = self.order.front() {
-            if is_current(&self.slots, key) {
-                return self.slots.get(&**key).copied();
-            }
-            self.order.pop_front();
-        }
-        None
-    }
-
-    fn pop_front_live(&mut self) {
-        if let Some(key) = self.order.pop_front() {
-            self.slots.remove(&*key);
-        }
-    }
-}
-
-/// Whether `key` is the very entry the map holds (not a stale copy of its name).
-fn is_current(slots: &HashMap<Arc<str>, Slot>, key: &Arc<str>) -> bool {
-    slots
-        .get_key_value(&**key)
-        .is_some_and(|(stored, _)| Arc::ptr_eq(stored, key))
 }
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -314,7 +347,7 @@ mod tests {
             if let Reservation::Acquired(token) = store.reserve_now(&key, LEASE) {
                 store.complete_now(&key, token, KEEP);
             }
-            if store.shard_index(&key) == store.shard_index(&first) {
+            if shard_index(store.hash(&key)) == shard_index(store.hash(&first)) {
                 break;
             }
         }
@@ -326,21 +359,23 @@ mod tests {
 
     #[test]
     fn expired_entries_go_before_live_ones() {
+        let hasher = RandomState::new();
         let mut shard = Shard::default();
         for (name, expires) in [("old", 5), ("live", 1_000)] {
             let key: Arc<str> = name.into();
-            shard.order.push_back(Arc::clone(&key));
-            shard.slots.insert(
-                key,
-                Slot {
-                    token: DONE,
-                    expires,
-                },
-            );
+            let hash = hasher.hash_one(name);
+            shard.order.push_back((hash, Arc::clone(&key)));
+            let slot = Slot {
+                token: DONE,
+                expires,
+            };
+            shard
+                .slots
+                .insert_unique(hash, Entry { key, slot }, |e| hasher.hash_one(&*e.key));
         }
         assert_eq!(shard.make_room(2, 10), 0);
-        assert!(!shard.slots.contains_key("old"));
-        assert!(shard.slots.contains_key("live"));
+        assert!(shard.get_mut(hasher.hash_one("old"), "old").is_none());
+        assert!(shard.get_mut(hasher.hash_one("live"), "live").is_some());
     }
 
     #[test]

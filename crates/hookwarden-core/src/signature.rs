@@ -39,8 +39,8 @@ pub(crate) fn visit<'a>(
                 Some((TimestampSource::SignatureParam(key), _)) => Some(&**key),
                 _ => None,
             };
-            for item in value.split(',') {
-                let (key, val) = item.split_once('=').ok_or(MALFORMED)?;
+            for item in pieces(value, b',') {
+                let (key, val) = split_once(item, b'=').ok_or(MALFORMED)?;
                 f(if key == signature_key {
                     Entry::Signature(val)
                 } else if Some(key) == timestamp_key {
@@ -52,8 +52,8 @@ pub(crate) fn visit<'a>(
             Ok(())
         }
         SignatureSyntax::VersionedList { version } => {
-            for item in value.split(' ') {
-                let (ver, sig) = item.split_once(',').ok_or(MALFORMED)?;
+            for item in pieces(value, b' ') {
+                let (ver, sig) = split_once(item, b',').ok_or(MALFORMED)?;
                 f(if ver == version {
                     Entry::Signature(sig)
                 } else {
@@ -65,11 +65,43 @@ pub(crate) fn visit<'a>(
     }
 }
 
+/// `value.split(sep)` for an ASCII separator, by a plain byte search: the
+/// same pieces (empty ones included), without the general pattern machinery
+/// that costs more than these short values. An ASCII byte never occurs
+/// inside a multi-byte character, so every cut is on a character boundary.
+fn pieces(value: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        match text.bytes().position(|b| b == sep) {
+            Some(at) => {
+                rest = Some(&text[at + 1..]);
+                Some(&text[..at])
+            }
+            None => {
+                rest = None;
+                Some(text)
+            }
+        }
+    })
+}
+
+/// `text.split_once(sep)` for an ASCII separator, as [`pieces`].
+fn split_once(text: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == sep)?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
 /// What [`scan`] learned from a well-formed signature header.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Scanned<'a> {
     /// The `t=` entry, where the scheme keeps its timestamp in the header.
     pub(crate) timestamp: Option<&'a str>,
+    /// How many signatures of the checked version the header holds.
+    signatures: usize,
+    /// The first of them, decoded, so that the usual header with a single
+    /// signature is decoded once, not once more per secret tried.
+    first: [u8; DECODE_BUF],
 }
 
 /// Checks the whole header before any MAC runs: the syntax, and that every
@@ -82,11 +114,17 @@ pub(crate) struct Scanned<'a> {
 pub(crate) fn scan<'a>(scheme: &'a Scheme, value: &'a str) -> Result<Scanned<'a>, VerifyError> {
     let mut signatures = 0usize;
     let mut timestamp = None;
+    let mut first = [0; DECODE_BUF];
     visit(scheme, value, |entry| {
         match entry {
             Entry::Signature(text) => {
                 let mut buf = [0; DECODE_BUF];
-                decode(scheme, text, &mut buf)?;
+                let into = if signatures == 0 {
+                    &mut first
+                } else {
+                    &mut buf
+                };
+                decode(scheme, text, into)?;
                 signatures += 1;
             }
             Entry::Timestamp(text) => {
@@ -101,11 +139,19 @@ pub(crate) fn scan<'a>(scheme: &'a Scheme, value: &'a str) -> Result<Scanned<'a>
     if signatures == 0 {
         return Err(VerifyError::UnsupportedSignatureVersion);
     }
-    Ok(Scanned { timestamp })
+    Ok(Scanned {
+        timestamp,
+        signatures,
+        first,
+    })
 }
 
-/// Whether any signature in a header that [`scan`] accepted equals `tag`, in constant time.
-pub(crate) fn any_matches(scheme: &Scheme, value: &str, tag: &Tag) -> bool {
+/// Whether any signature in the header `value`, which [`scan`] accepted as
+/// `scanned`, equals `tag`, in constant time.
+pub(crate) fn any_matches(scheme: &Scheme, value: &str, scanned: &Scanned<'_>, tag: &Tag) -> bool {
+    if scanned.signatures == 1 {
+        return tag.matches(&scanned.first[..scheme.algorithm.output_len()]);
+    }
     let mut matched = false;
     // `scan` already accepted this value, so `visit` and `decode` succeed here.
     let _ = visit(scheme, value, |entry| {
@@ -147,9 +193,15 @@ pub(crate) fn decode<'b>(
             if bytes.len() != 2 * len {
                 return Err(MALFORMED);
             }
+            // Every digit is decoded, then one check: no branch per digit.
+            let mut invalid = 0;
             for (out, pair) in buf.iter_mut().zip(bytes.chunks_exact(2)) {
-                *out =
-                    (nibble(pair[0]).ok_or(MALFORMED)? << 4) | nibble(pair[1]).ok_or(MALFORMED)?;
+                let (high, low) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
+                invalid |= high | low;
+                *out = (high << 4) | (low & 0x0f);
+            }
+            if invalid & INVALID != 0 {
+                return Err(MALFORMED);
             }
         }
         Encoding::Base64 | Encoding::Base64Url => {
@@ -170,14 +222,25 @@ pub(crate) fn decode<'b>(
     Ok(&buf[..len])
 }
 
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// Marks a byte that is no hex digit in [`HEX`].
+const INVALID: u8 = 0x80;
+
+/// The value of each hex digit (either case), [`INVALID`] for other bytes.
+const HEX: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// Encodes a MAC as the scheme writes it: hex lowercase, base64 padded,
 /// URL-safe base64 unpadded.
@@ -222,6 +285,61 @@ mod tests {
                 Err(VerifyError::MalformedSignature),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn every_byte_decodes_as_its_hex_value_or_not_at_all() {
+        let scheme = presets::fourpay();
+        for byte in 0..=255u8 {
+            let expected = (byte as char).to_digit(16).map(|d| d as u8);
+            for position in [0, 63] {
+                let mut text = "0".repeat(64).into_bytes();
+                text[position] = byte;
+                let decoded = std::str::from_utf8(&text)
+                    .ok()
+                    .map(|text| decoded(&scheme, text));
+                match (expected, decoded) {
+                    (Some(digit), Some(Ok(bytes))) => {
+                        let got = if position == 0 {
+                            bytes[0] >> 4
+                        } else {
+                            bytes[31] & 0xf
+                        };
+                        assert_eq!(got, digit, "{byte:#x} at {position}");
+                    }
+                    (None, None | Some(Err(VerifyError::MalformedSignature))) => {}
+                    (expected, got) => panic!("{byte:#x} at {position}: {expected:?} {got:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_and_split_once_cut_as_str_does() {
+        for value in [
+            "",
+            ",",
+            "a",
+            "a,b",
+            ",a,,b,",
+            "é,ü,",
+            "v1,x v1a,y  z",
+            "t=1,v1=a=b",
+        ] {
+            for sep in [b',', b' ', b'='] {
+                let expected: Vec<&str> = value.split(char::from(sep)).collect();
+                assert_eq!(
+                    pieces(value, sep).collect::<Vec<_>>(),
+                    expected,
+                    "{value:?}"
+                );
+                assert_eq!(
+                    split_once(value, sep),
+                    value.split_once(char::from(sep)),
+                    "{value:?}"
+                );
+            }
         }
     }
 

@@ -20,9 +20,12 @@ fn digits(text: &str) -> Result<i128, VerifyError> {
     if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
         return Err(VerifyError::MalformedTimestamp);
     }
-    Ok(bytes
-        .iter()
-        .fold(0i128, |acc, &b| acc * 10 + i128::from(b - b'0')))
+    // 19 digits fit a u64: no 128-bit multiplications.
+    Ok(i128::from(
+        bytes
+            .iter()
+            .fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0')),
+    ))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, `t`/`z` in either case.

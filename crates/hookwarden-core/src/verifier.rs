@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
+use http::HeaderName;
+
 use crate::headers::{self, HeaderLookup};
 use crate::mac::KeyedMac;
 use crate::{
@@ -133,7 +135,7 @@ impl Verifier {
         headers: &H,
         body: &[u8],
     ) -> Result<Verified, VerifyError> {
-        self.verify_at(headers, body, SystemTime::now())
+        self.verify_with(headers, body, SystemTime::now)
     }
 
     /// Verifies a delivery as if the clock read `now`.
@@ -145,6 +147,17 @@ impl Verifier {
         headers: &H,
         body: &[u8],
         now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        self.verify_with(headers, body, || now)
+    }
+
+    /// [`Verifier::verify_at`], reading the clock only for a scheme with a
+    /// timestamp.
+    fn verify_with<H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+        now: impl FnOnce() -> SystemTime,
     ) -> Result<Verified, VerifyError> {
         let scheme = &self.inner.scheme;
 
@@ -162,17 +175,20 @@ impl Verifier {
                     }
                 };
                 let millis = timestamp::parse(text, *format)?;
-                check_window(scheme, millis, unix_millis(now))?;
+                check_window(scheme, millis, unix_millis(now()))?;
                 Some((text, millis))
             }
         };
+        // Each header read once: Standard Webhooks signs its ID header and
+        // takes its delivery ID from it too.
+        let mut read = ReadHeaders::new(headers);
         let header_id = match &scheme.delivery_id {
-            DeliveryIdSource::Header(name) => headers::single(headers, name)?,
+            DeliveryIdSource::Header(name) => read.single(name)?,
             _ => None,
         };
         for part in &scheme.signed_content {
             if let Part::Header(name) = part {
-                headers::required(headers, name)?;
+                read.required(name)?;
             }
         }
 
@@ -180,14 +196,14 @@ impl Verifier {
         let mut matched = None;
         for (index, key) in self.inner.keys.iter().enumerate() {
             let mut mac = key.clone();
-            feed(
+            feed_with(
                 &mut mac,
                 scheme,
-                headers,
+                |name| read.required(name),
                 timestamp.map(|(text, _)| text),
                 body,
             )?;
-            if signature::any_matches(scheme, signature, &mac.finalize()) {
+            if signature::any_matches(scheme, signature, &scanned, &mac.finalize()) {
                 matched = Some(index);
                 break;
             }
@@ -222,10 +238,27 @@ pub(crate) fn feed<H: HeaderLookup + ?Sized>(
     timestamp: Option<&str>,
     body: &[u8],
 ) -> Result<(), VerifyError> {
+    feed_with(
+        mac,
+        scheme,
+        |name| headers::required(headers, name),
+        timestamp,
+        body,
+    )
+}
+
+/// [`feed`], reading each signed header with `header`.
+fn feed_with<'n, 'h>(
+    mac: &mut KeyedMac,
+    scheme: &'n Scheme,
+    mut header: impl FnMut(&'n HeaderName) -> Result<&'h str, VerifyError>,
+    timestamp: Option<&str>,
+    body: &[u8],
+) -> Result<(), VerifyError> {
     for part in &scheme.signed_content {
         match part {
             Part::Literal(bytes) => mac.update(bytes),
-            Part::Header(name) => mac.update(headers::required(headers, name)?.as_bytes()),
+            Part::Header(name) => mac.update(header(name)?.as_bytes()),
             // `Scheme::validate` refuses a timestamp part without a timestamp source.
             Part::Timestamp => mac.update(timestamp.unwrap_or_default().as_bytes()),
             Part::Body => mac.update(body),
@@ -234,15 +267,73 @@ pub(crate) fn feed<H: HeaderLookup + ?Sized>(
     Ok(())
 }
 
+/// How many headers [`ReadHeaders`] remembers; past that it reads again.
+const REMEMBERED: usize = 4;
+
+/// A request's headers, each checked (single, visible ASCII) once and then
+/// remembered: the same answers as [`headers::single`], without reading a
+/// header again for each use.
+struct ReadHeaders<'n, 'h, H: ?Sized> {
+    headers: &'h H,
+    seen: [Option<(&'n HeaderName, Option<&'h str>)>; REMEMBERED],
+}
+
+impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
+    fn new(headers: &'h H) -> Self {
+        Self {
+            headers,
+            seen: [None; REMEMBERED],
+        }
+    }
+
+    /// As [`headers::single`].
+    fn single(&mut self, name: &'n HeaderName) -> Result<Option<&'h str>, VerifyError> {
+        if let Some(value) = self.remembered(name) {
+            return Ok(value);
+        }
+        let value = headers::single(self.headers, name)?;
+        if let Some(free) = self.seen.iter_mut().find(|slot| slot.is_none()) {
+            *free = Some((name, value));
+        }
+        Ok(value)
+    }
+
+    /// As [`headers::required`].
+    fn required(&mut self, name: &'n HeaderName) -> Result<&'h str, VerifyError> {
+        self.single(name)?
+            .ok_or_else(|| VerifyError::MissingHeader {
+                name: name.as_str().to_owned(),
+            })
+    }
+
+    fn remembered(&self, name: &HeaderName) -> Option<Option<&'h str>> {
+        self.seen
+            .iter()
+            .map_while(|slot| *slot)
+            .find(|(seen, _)| *seen == name)
+            .map(|(_, value)| value)
+    }
+}
+
 /// The tolerance window, at one-second resolution.
 fn check_window(scheme: &Scheme, millis: i128, now_millis: i128) -> Result<(), VerifyError> {
-    let (ts, now) = (millis.div_euclid(1000), now_millis.div_euclid(1000));
+    let (ts, now) = (seconds(millis), seconds(now_millis));
     if now - ts > i128::from(scheme.tolerance_past.as_secs()) {
         Err(VerifyError::StaleTimestamp)
     } else if ts - now > i128::from(scheme.tolerance_future.as_secs()) {
         Err(VerifyError::FutureTimestamp)
     } else {
         Ok(())
+    }
+}
+
+/// Whole seconds (rounded down) of a count of milliseconds: in 64-bit
+/// arithmetic whenever it fits (every real timestamp), since a 128-bit
+/// division is a call into a slow helper.
+fn seconds(millis: i128) -> i128 {
+    match i64::try_from(millis) {
+        Ok(millis) => i128::from(millis.div_euclid(1000)),
+        Err(_) => millis.div_euclid(1000),
     }
 }
 
@@ -315,5 +406,25 @@ impl Verified {
     /// Which secret matched: its position in the order the secrets were given.
     pub fn secret_index(&self) -> usize {
         self.secret_index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds;
+
+    #[test]
+    fn seconds_round_down_in_both_widths() {
+        for millis in [0i128, 999, 1000, 1999, -1, -1000, -1001, 1_700_000_000_123] {
+            assert_eq!(seconds(millis), millis.div_euclid(1000), "{millis}");
+        }
+        for millis in [
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN) - 1,
+            i128::MAX,
+            i128::MIN,
+        ] {
+            assert_eq!(seconds(millis), millis.div_euclid(1000), "{millis}");
+        }
     }
 }

@@ -1,0 +1,209 @@
+//! Deliveries and the bare-MAC floor shared by the benches of this crate.
+#![allow(dead_code)] // each bench uses a part
+
+use std::time::SystemTime;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use hookwarden_core::http::HeaderMap;
+use hookwarden_core::{presets, DeliveryIdSource, SignOptions, Signer, Verifier};
+use sha2::{Sha256, Sha512};
+
+/// The body sizes of issue 8.
+pub(crate) const SIZES: [(usize, &str); 4] = [
+    (64, "64B"),
+    (1024, "1KiB"),
+    (64 * 1024, "64KiB"),
+    (1024 * 1024, "1MiB"),
+];
+
+/// A JSON body of exactly `len` bytes (at least 24) with a top-level `id`,
+/// ASCII only so that every peer accepts it.
+pub(crate) fn body(len: usize) -> Vec<u8> {
+    let mut out = br#"{"id":"evt_1","data":""#.to_vec();
+    out.resize(len - 2, b'x');
+    out.extend_from_slice(br#""}"#);
+    assert_eq!(out.len(), len);
+    out
+}
+
+/// The secret each preset is benchmarked with, as the provider writes it.
+pub(crate) fn secret_text(name: &str) -> &'static str {
+    match name {
+        "standard-webhooks" | "svix" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        _ => "bench-secret-0123456789abcdef",
+    }
+}
+
+/// The key bytes the MAC is keyed with.
+pub(crate) fn key_bytes(name: &str) -> Vec<u8> {
+    let text = secret_text(name);
+    match text.strip_prefix("whsec_") {
+        Some(b64) => STANDARD.decode(b64).expect("a base64 secret"),
+        None => text.as_bytes().to_vec(),
+    }
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no header {name}"))
+}
+
+/// What the preset signs before the body (every preset ends with the
+/// body), read from the headers its signer wrote.
+pub(crate) fn signed_prefix(name: &str, headers: &HeaderMap) -> Vec<u8> {
+    match name {
+        "terminal" => header(headers, "x-timestamp").into(),
+        "standard-webhooks" | "svix" => {
+            let p = if name == "svix" { "svix" } else { "webhook" };
+            format!(
+                "{}.{}.",
+                header(headers, &format!("{p}-id")),
+                header(headers, &format!("{p}-timestamp"))
+            )
+            .into()
+        }
+        "stripe" => {
+            let value = header(headers, "stripe-signature");
+            let t = value
+                .split(',')
+                .find_map(|item| item.strip_prefix("t="))
+                .expect("t=");
+            format!("{t}.").into()
+        }
+        "slack" => format!("v0:{}:", header(headers, "x-slack-request-timestamp")).into(),
+        _ => Vec::new(),
+    }
+}
+
+/// The signature the preset's signer wrote, decoded.
+pub(crate) fn expected_tag(name: &str, headers: &HeaderMap) -> Vec<u8> {
+    let (header_name, marker, base64) = match name {
+        "ntxpay" => ("x-ntxpay-signature", "", false),
+        "paynetworx" | "4pay" => ("x-webhook-signature", "", false),
+        "4pay-sha512" => ("api-notification-sign", "", false),
+        "terminal" => ("x-signature", "", true),
+        "standard-webhooks" => ("webhook-signature", "v1,", true),
+        "svix" => ("svix-signature", "v1,", true),
+        "stripe" => ("stripe-signature", "v1=", false),
+        "github" => ("x-hub-signature-256", "sha256=", false),
+        "shopify" => ("x-shopify-hmac-sha256", "", true),
+        "slack" => ("x-slack-signature", "v0=", false),
+        other => panic!("no layout for preset {other}"),
+    };
+    let value = header(headers, header_name);
+    let text = match marker {
+        "" => value,
+        marker => value.rsplit_once(marker).expect("the marker").1,
+    };
+    if base64 {
+        STANDARD.decode(text).expect("base64 signature")
+    } else {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex signature"))
+            .collect()
+    }
+}
+
+/// The bare MAC: pre-keyed, cloned per delivery, fed the signed parts,
+/// compared in constant time (`verify_slice`). What any verifier must pay.
+#[derive(Clone)]
+pub(crate) enum Floor {
+    Sha256(Hmac<Sha256>),
+    Sha512(Hmac<Sha512>),
+}
+
+impl Floor {
+    pub(crate) fn new(name: &str) -> Self {
+        let key = key_bytes(name);
+        match name {
+            "4pay-sha512" => Self::Sha512(Hmac::new_from_slice(&key).expect("any key length")),
+            _ => Self::Sha256(Hmac::new_from_slice(&key).expect("any key length")),
+        }
+    }
+
+    pub(crate) fn check(&self, prefix: &[u8], body: &[u8], tag: &[u8]) -> bool {
+        match self {
+            Self::Sha256(mac) => {
+                let mut mac = mac.clone();
+                mac.update(prefix);
+                mac.update(body);
+                mac.verify_slice(tag).is_ok()
+            }
+            Self::Sha512(mac) => {
+                let mut mac = mac.clone();
+                mac.update(prefix);
+                mac.update(body);
+                mac.verify_slice(tag).is_ok()
+            }
+        }
+    }
+}
+
+/// One preset's delivery of one body, signed now, with what both the
+/// verifier and the floor need; both are checked to accept it.
+pub(crate) struct Case {
+    pub(crate) name: &'static str,
+    pub(crate) body: Vec<u8>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) verifier: Verifier,
+    pub(crate) floor: Floor,
+    pub(crate) prefix: Vec<u8>,
+    pub(crate) tag: Vec<u8>,
+}
+
+impl Case {
+    pub(crate) fn new(name: &'static str, len: usize) -> Self {
+        let body = body(len);
+        let scheme = presets::by_name(name).expect("a preset");
+        let mut options = SignOptions::new().with_timestamp(SystemTime::now());
+        if matches!(scheme.delivery_id(), DeliveryIdSource::Header(_)) {
+            options = options.with_id("msg_2YH5bSGv9pHiKQUjcRyN1W3sUNk");
+        }
+        let headers = Signer::new(scheme.clone(), secret_text(name))
+            .expect("a signer")
+            .sign(&body, &options)
+            .expect("signed");
+        let verifier = Verifier::new(scheme, secret_text(name)).expect("a verifier");
+        let floor = Floor::new(name);
+        let prefix = signed_prefix(name, &headers);
+        let tag = expected_tag(name, &headers);
+        assert!(
+            floor.check(&prefix, &body, &tag),
+            "{name}: the floor rejects"
+        );
+        verifier
+            .verify(&headers, &body)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        Self {
+            name,
+            body,
+            headers,
+            verifier,
+            floor,
+            prefix,
+            tag,
+        }
+    }
+
+    pub(crate) fn run_floor(&self) -> bool {
+        self.floor.check(
+            std::hint::black_box(&self.prefix),
+            std::hint::black_box(&self.body),
+            &self.tag,
+        )
+    }
+
+    pub(crate) fn run_verify(&self) -> bool {
+        self.verifier
+            .verify(
+                std::hint::black_box(&self.headers),
+                std::hint::black_box(&self.body),
+            )
+            .is_ok()
+    }
+}

@@ -1,0 +1,172 @@
+//! `cargo bench -p hookwarden-core --bench ratios`: the ratios of issue 8,
+//! measured side by side so that a busy machine does not skew them.
+//!
+//! Each pair (`verify` and the bare MAC on the same delivery; RustCrypto and
+//! `ring` on the same body) runs in alternating batches of about a quarter
+//! of a millisecond each, the order swapped every round, for 201 rounds. A
+//! batch of one and the neighbouring batch of the other see the same
+//! machine. Other processes only ever add time, so the fastest batch of each
+//! side is its cleanest figure: the ratio of the two fastest batches is the
+//! headline ratio; the median and quartiles of the per-round ratios show
+//! how much the machine's load spread them.
+//!
+//! `HOOKWARDEN_ROUNDS` changes the number of rounds.
+#![allow(missing_docs)]
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use common::{key_bytes, Case, SIZES};
+use hmac::{Hmac, KeyInit, Mac};
+use hookwarden_core::presets;
+use sha2::{Sha256, Sha512};
+
+/// One side of a pair: a call that must succeed.
+type Run<'a> = dyn Fn() -> bool + 'a;
+
+/// What one pair measured.
+struct Pair {
+    /// Quartiles of the per-round ratio `a / b`.
+    ratio: [f64; 3],
+    /// The fastest batch of each side, in ns per call.
+    best: [f64; 2],
+}
+
+/// Runs `a` and `b` in alternating batches and compares them.
+fn paired(a: impl Fn() -> bool, b: impl Fn() -> bool, rounds: usize) -> Pair {
+    // A batch: as many calls of `b` as take about 250 µs.
+    let start = Instant::now();
+    let mut batch = 0usize;
+    while start.elapsed().as_micros() < 250 {
+        assert!(b());
+        batch += 1;
+    }
+    let time = |f: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        for _ in 0..batch {
+            black_box(f());
+        }
+        start.elapsed().as_nanos() as f64 / batch as f64
+    };
+    let (mut ratios, mut best) = (Vec::with_capacity(rounds), [f64::MAX; 2]);
+    for round in 0..rounds {
+        let (ta, tb) = if round % 2 == 0 {
+            let ta = time(&a);
+            (ta, time(&b))
+        } else {
+            let tb = time(&b);
+            (time(&a), tb)
+        };
+        ratios.push(ta / tb);
+        best = [best[0].min(ta), best[1].min(tb)];
+    }
+    ratios.sort_by(f64::total_cmp);
+    let q = |p: f64| ratios[((ratios.len() - 1) as f64 * p).round() as usize];
+    Pair {
+        ratio: [q(0.25), q(0.5), q(0.75)],
+        best,
+    }
+}
+
+fn print(what: &str, size: &str, pair: &Pair) {
+    println!(
+        "{what:<40} {size:>6} {:>7.3} {:>7.3} [{:.3} {:.3}] {:>11.1} {:>11.1}",
+        pair.best[0] / pair.best[1],
+        pair.ratio[1],
+        pair.ratio[0],
+        pair.ratio[2],
+        pair.best[0],
+        pair.best[1]
+    );
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default()
+}
+
+fn main() {
+    // `cargo bench -- <filter>` passes a filter: run only pairs containing it.
+    let filter = std::env::args()
+        .skip(1)
+        .find(|arg| !arg.starts_with("--"))
+        .unwrap_or_default();
+    let rounds = std::env::var("HOOKWARDEN_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(201);
+    println!("load average before: {}", loadavg().trim());
+    println!(
+        "{:<40} {:>6} {:>7} {:>7} {:>15} {:>11} {:>11}",
+        "pair (a / b)", "body", "best", "median", "[q1 q3]", "best a ns", "best b ns"
+    );
+    for (len, label) in SIZES {
+        for &name in presets::NAMES {
+            let what = format!("verify/floor {name}");
+            if !what.contains(&filter) {
+                continue;
+            }
+            let case = Case::new(name, len);
+            let pair = paired(|| case.run_verify(), || case.run_floor(), rounds);
+            print(&what, label, &pair);
+        }
+    }
+    let key = key_bytes("ntxpay");
+    for (len, label) in SIZES {
+        let body = common::body(len);
+        let ring256 = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+        let ring512 = ring::hmac::Key::new(ring::hmac::HMAC_SHA512, &key);
+        let rc256 = Hmac::<Sha256>::new_from_slice(&key).expect("any key length");
+        let rc512 = Hmac::<Sha512>::new_from_slice(&key).expect("any key length");
+        let ring_tag256 = ring::hmac::sign(&ring256, &body);
+        let ring_tag512 = ring::hmac::sign(&ring512, &body);
+        let pairs: [(&str, &Run, &Run); 3] = [
+            (
+                "hmac rustcrypto/ring sha256",
+                &|| {
+                    rc256
+                        .clone()
+                        .chain_update(black_box(&body))
+                        .verify_slice(ring_tag256.as_ref())
+                        .is_ok()
+                },
+                &|| ring::hmac::verify(&ring256, black_box(&body), ring_tag256.as_ref()).is_ok(),
+            ),
+            (
+                "hmac rustcrypto/ring sha512",
+                &|| {
+                    rc512
+                        .clone()
+                        .chain_update(black_box(&body))
+                        .verify_slice(ring_tag512.as_ref())
+                        .is_ok()
+                },
+                &|| ring::hmac::verify(&ring512, black_box(&body), ring_tag512.as_ref()).is_ok(),
+            ),
+            (
+                "hmac rekeyed-per-call/pre-keyed sha256",
+                &|| {
+                    Hmac::<Sha256>::new_from_slice(black_box(&key))
+                        .expect("any key length")
+                        .chain_update(black_box(&body))
+                        .verify_slice(ring_tag256.as_ref())
+                        .is_ok()
+                },
+                &|| {
+                    rc256
+                        .clone()
+                        .chain_update(black_box(&body))
+                        .verify_slice(ring_tag256.as_ref())
+                        .is_ok()
+                },
+            ),
+        ];
+        for (what, a, b) in pairs {
+            if what.contains(&filter) {
+                print(what, label, &paired(a, b, rounds));
+            }
+        }
+    }
+    println!("load average after: {}", loadavg().trim());
+}
