@@ -301,10 +301,8 @@ impl Check {
     /// A header sent as-is with every delivery (`Authorization: Bearer …`,
     /// say), as [`Delivery::with_header`](crate::send::Delivery::with_header).
     #[must_use]
-    pub fn with_header(mut self, name: HeaderName, mut value: HeaderValue) -> Self {
-        // It may be a token: kept out of `Debug`.
-        value.set_sensitive(true);
-        self.endpoint.headers.append(name, value);
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.endpoint.add_header(name, value);
         self
     }
 

@@ -103,6 +103,13 @@ impl Endpoint {
         })
     }
 
+    /// Adds an extra header, sent as-is with every delivery (a repeated
+    /// name is sent repeatedly). Its value may be a token: kept out of `Debug`.
+    pub(crate) fn add_header(&mut self, name: HeaderName, mut value: HeaderValue) {
+        value.set_sensitive(true);
+        self.headers.append(name, value);
+    }
+
     /// Whether the scheme carries the delivery ID in a header, so that
     /// `SignOptions::with_id` applies.
     pub(crate) fn id_in_header(&self) -> bool {
@@ -477,9 +484,7 @@ mod tests {
     fn debug_shows_the_origin_but_no_credentials_path_query_or_header_value() {
         let url = "https://merchant:pa55word@shop.example:8443/hooks/t0k3n?key=s3cr3t";
         let mut endpoint = Endpoint::new(url, presets::ntxpay(), "whsec_debug_test").unwrap();
-        let mut bearer = HeaderValue::from_static("Bearer b34r3r");
-        bearer.set_sensitive(true);
-        endpoint.headers.insert(AUTHORIZATION, bearer);
+        endpoint.add_header(AUTHORIZATION, HeaderValue::from_static("Bearer b34r3r"));
         let debug = format!("{endpoint:?}");
         assert!(debug.contains("https://shop.example:8443"), "{debug}");
         for secret in [

@@ -74,10 +74,8 @@ impl Delivery {
     /// delivery-ID headers are the signer's: an extra header of the same name
     /// is replaced. `Content-Type` is `application/json` unless given here.
     #[must_use]
-    pub fn with_header(mut self, name: HeaderName, mut value: HeaderValue) -> Self {
-        // It may be a token: kept out of `Debug`.
-        value.set_sensitive(true);
-        self.endpoint.headers.append(name, value);
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.endpoint.add_header(name, value);
         self
     }
 
