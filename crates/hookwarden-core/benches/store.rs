@@ -7,28 +7,16 @@
 //! in the figure, so the figure errs on the slow side).
 #![allow(missing_docs)]
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::ready;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hookwarden_core::{DedupeStore, MemoryStore, Reservation};
 
 const LEASE: Duration = Duration::from_secs(60);
 const RETENTION: Duration = Duration::from_secs(72 * 3600);
-
-/// `MemoryStore`'s futures are ready at once: one poll finishes them.
-fn ready<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("MemoryStore never waits"),
-    }
-}
 
 /// `ntxpay:evt_` and 16 hex digits of `n`: 27 bytes, one key per `n`.
 struct Key([u8; 27]);

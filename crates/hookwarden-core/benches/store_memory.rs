@@ -10,25 +10,14 @@
 //! fastest batch is the figure to read (the median is printed beside it).
 #![allow(missing_docs)]
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::ready;
 use hookwarden_core::{DedupeStore, MemoryStore, Reservation, DEFAULT_CAPACITY};
 
 const ENTRIES: usize = 1_000_000;
-
-fn ready<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("MemoryStore never waits"),
-    }
-}
 
 /// Resident set size in bytes, from `/proc/self/statm` (Linux).
 fn rss() -> usize {

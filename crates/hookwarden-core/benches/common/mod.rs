@@ -1,6 +1,9 @@
 //! Deliveries and the bare-MAC floor shared by the benches of this crate.
 #![allow(dead_code)] // each bench uses a part
 
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD;
@@ -205,5 +208,17 @@ impl Case {
                 std::hint::black_box(&self.body),
             )
             .is_ok()
+    }
+}
+
+/// `MemoryStore`'s futures are ready at once: one poll finishes them.
+pub(crate) fn ready<T>(future: impl Future<Output = T>) -> T {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("MemoryStore never waits"),
     }
 }
