@@ -1,27 +1,162 @@
-//! Reads one member of a JSON body by pointer, skipping everything else
-//! without building a document tree.
+//! Reads one member of a JSON body by pointer without building a document
+//! tree, and without reading the body past that member.
 
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, Visitor};
 
 use crate::DeliveryId;
 
-/// The string or integer at `segments` in `body`, or `None` when the body is
-/// not JSON or the member is absent, empty or of another type.
+/// The string or integer at `segments` in `body`, or `None` when the member
+/// is absent, empty or of another type, or the body's structure up to it is
+/// not JSON's.
+///
+/// The body is read only as far as the member: the values before it are
+/// skipped by their quotes and brackets, not validated, and the bytes after
+/// it are not read at all (providers put the event ID first, and parsing
+/// the rest is the handler's job). The member's own value is read by
+/// `serde_json`. On every well-formed document the answer is a full
+/// parse's, the first of repeated keys winning; a body that is malformed
+/// elsewhere may still yield its ID. That is sound because the ID is read
+/// only from a body whose signature passed. Keys written with escapes are
+/// decoded before they are compared.
 pub(crate) fn read_id(body: &[u8], segments: &[String]) -> Option<DeliveryId> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let found = Walk { segments }.deserialize(&mut de).ok()?;
+    let mut at = skip_space(body, 0);
+    for segment in segments {
+        at = match body.get(at)? {
+            b'{' => member(body, at, segment)?,
+            b'[' => element(body, at, array_index(segment)?)?,
+            _ => return None,
+        };
+    }
+    let end = skip_value(body, at)?;
+    let mut de = serde_json::Deserializer::from_slice(&body[at..end]);
+    let found = IdValue.deserialize(&mut de).ok()?;
     de.end().ok()?;
     found
 }
 
-/// Descends along `segments`; at the end, reads the ID.
-struct Walk<'p> {
-    segments: &'p [String],
+/// The start of the value of the first member named `key` in the object
+/// opening at `at`.
+fn member(body: &[u8], at: usize, key: &str) -> Option<usize> {
+    let mut at = skip_space(body, at + 1);
+    if body.get(at) == Some(&b'}') {
+        return None;
+    }
+    loop {
+        let key_end = skip_string(body, at)?;
+        let matched = key_is(&body[at..key_end], key);
+        at = skip_space(body, key_end);
+        if body.get(at) != Some(&b':') {
+            return None;
+        }
+        at = skip_space(body, at + 1);
+        if matched {
+            return Some(at);
+        }
+        at = next_item(body, at)?;
+    }
 }
 
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
+/// The start of element `index` of the array opening at `at`.
+fn element(body: &[u8], at: usize, index: usize) -> Option<usize> {
+    let mut at = skip_space(body, at + 1);
+    if body.get(at) == Some(&b']') {
+        return None;
+    }
+    for _ in 0..index {
+        at = next_item(body, at)?;
+    }
+    Some(at)
+}
+
+/// Skips the value at `at` and the comma after it: the start of the next
+/// member or element, or `None` at the closing bracket or on malformed input.
+fn next_item(body: &[u8], at: usize) -> Option<usize> {
+    let at = skip_space(body, skip_value(body, at)?);
+    (*body.get(at)? == b',').then(|| skip_space(body, at + 1))
+}
+
+/// Whether the quoted key `quoted` (quotes included) is `key`.
+fn key_is(quoted: &[u8], key: &str) -> bool {
+    let raw = &quoted[1..quoted.len() - 1];
+    if raw.contains(&b'\\') {
+        // Rare: decode the escapes (this allocates).
+        serde_json::from_slice::<String>(quoted).is_ok_and(|decoded| decoded == key)
+    } else {
+        raw == key.as_bytes()
+    }
+}
+
+/// The end of the value starting at `at`: a string, an object or array
+/// (matched by bracket depth, strings skipped whole), or a bare literal.
+/// Iterative, so deep nesting cannot exhaust the stack.
+fn skip_value(body: &[u8], at: usize) -> Option<usize> {
+    match body.get(at)? {
+        b'"' => skip_string(body, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut at = at;
+            loop {
+                match body.get(at)? {
+                    b'"' => {
+                        at = skip_string(body, at)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(at + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+        }
+        _ => {
+            let len = body[at..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(body.len() - at);
+            (len > 0).then_some(at + len)
+        }
+    }
+}
+
+/// The end (past the closing quote) of the string opening at `at`.
+fn skip_string(body: &[u8], at: usize) -> Option<usize> {
+    if body.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut at = at + 1;
+    loop {
+        at += body
+            .get(at..)?
+            .iter()
+            .position(|b| matches!(b, b'"' | b'\\'))?;
+        if body[at] == b'"' {
+            return Some(at + 1);
+        }
+        at += 2;
+    }
+}
+
+/// The first byte at or after `at` that is not JSON whitespace.
+fn skip_space(body: &[u8], at: usize) -> usize {
+    let rest = body.get(at..).unwrap_or_default();
+    at + rest
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .unwrap_or(rest.len())
+}
+
+/// Reads a delivery ID: a non-empty string or an integer. Any other value
+/// is an error, and so no ID.
+struct IdValue;
+
+impl<'de> DeserializeSeed<'de> for IdValue {
     type Value = Option<DeliveryId>;
 
     fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
@@ -29,74 +164,23 @@ impl<'de> DeserializeSeed<'de> for Walk<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Walk<'_> {
+impl Visitor<'_> for IdValue {
     type Value = Option<DeliveryId>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+        f.write_str("a string or an integer")
     }
 
     fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
-        Ok((self.segments.is_empty() && !value.is_empty()).then(|| DeliveryId::new(value)))
+        Ok((!value.is_empty()).then(|| DeliveryId::new(value)))
     }
 
     fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
-        Ok(self
-            .segments
-            .is_empty()
-            .then(|| DeliveryId::integer(i128::from(value))))
+        Ok(Some(DeliveryId::integer(i128::from(value))))
     }
 
     fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
-        Ok(self
-            .segments
-            .is_empty()
-            .then(|| DeliveryId::integer(i128::from(value))))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        let wanted = self.segments.first();
-        while let Some(is_wanted) = map.next_key_seed(KeyIs(wanted))? {
-            if is_wanted && found.is_none() {
-                found = map.next_value_seed(Walk {
-                    segments: &self.segments[1..],
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let wanted = self.segments.first().and_then(|s| array_index(s));
-        let mut found = None;
-        let mut index = 0;
-        loop {
-            if Some(index) == wanted {
-                let rest = &self.segments[1..];
-                match seq.next_element_seed(Walk { segments: rest })? {
-                    Some(value) => found = value,
-                    None => return Ok(found),
-                }
-            } else if seq.next_element::<IgnoredAny>()?.is_none() {
-                return Ok(found);
-            }
-            index += 1;
-        }
+        Ok(Some(DeliveryId::integer(i128::from(value))))
     }
 }
 
@@ -108,29 +192,6 @@ fn array_index(segment: &str) -> Option<usize> {
         segment.parse().ok()
     } else {
         None
-    }
-}
-
-/// Deserializes a map key into whether it equals the wanted segment.
-struct KeyIs<'p>(Option<&'p String>);
-
-impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
-        de.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeyIs<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
-        Ok(self.0.is_some_and(|wanted| wanted == key))
     }
 }
 
@@ -179,13 +240,111 @@ mod tests {
             (r#"["x"]"#, &["id"]),
             (r#"{"x":["a"]}"#, &["x", "01"]),
             (r#"{"x":["a"]}"#, &["x", "1"]),
-            (r#"{"id":"x"} trailing"#, &["id"]),
-            (r#"{"id":"x""#, &["id"]),
+            (r#"{"a":1 "id":"x"}"#, &["id"]),
+            (r#"{"a":"open, "id":"x"}"#, &["id"]),
+            (r#"{"a":{"b":1,"id":"x"}"#, &["id"]),
+            (r#"{"id" "x"}"#, &["id"]),
+            (r#"{"id":}"#, &["id"]),
+            (r#"{"id":"\u12"}"#, &["id"]),
+            (r#"{"id":01}"#, &["id"]),
+            (r#"["a"]"#, &["1"]),
+            (r#"{}"#, &["id"]),
+            ("[]", &["0"]),
+            ("\"id\"", &["id"]),
             ("not json", &["id"]),
             ("", &["id"]),
         ] {
             assert_eq!(read(body, pointer), None, "{body}");
         }
         assert_eq!(read(r#"{"x":["a"]}"#, &["x", "0"]).as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn the_body_after_the_member_is_not_read() {
+        for body in [
+            r#"{"id":"x"} trailing"#,
+            r#"{"id":"x""#,
+            r#"{"id":"x","rest":[1,2"#,
+            "{ \"id\" : \"x\" ,\n\"a\":\u{0}",
+        ] {
+            assert_eq!(read(body, &["id"]).as_deref(), Some("x"), "{body}");
+        }
+        // Brackets and escaped quotes inside skipped strings are text.
+        let body = r#"{"a":"}\"]{","b":[{"c":"]"}],"id":9}"#;
+        assert_eq!(read(body, &["id"]).as_deref(), Some("9"));
+    }
+
+    #[test]
+    fn deep_nesting_is_skipped_without_recursion() {
+        let deep = format!(
+            r#"{{"a":{}{},"id":"x"}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert_eq!(read(&deep, &["id"]).as_deref(), Some("x"));
+    }
+
+    /// What a full parse says is at `segments`: the reference `read_id`
+    /// must agree with on every well-formed document.
+    fn full_parse(doc: &serde_json::Value, segments: &[String]) -> Option<String> {
+        let mut at = doc;
+        for segment in segments {
+            at = match at {
+                serde_json::Value::Object(map) => map.get(segment)?,
+                serde_json::Value::Array(items) => items.get(array_index(segment)?)?,
+                _ => return None,
+            };
+        }
+        match at {
+            serde_json::Value::String(text) if !text.is_empty() => Some(text.clone()),
+            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    fn documents() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            "[a-z\\\\\"{}\\[\\],: \\u{e9}\\u{1}]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                Just("id".to_owned()),
+                Just("data".to_owned()),
+                Just("0".to_owned()),
+                "[a-z\\\\\"{}]{0,4}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(key, inner, 0..6)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_a_full_parse(
+            doc in documents(),
+            pretty in proptest::bool::ANY,
+            pointer in proptest::sample::select(vec![
+                vec!["id"], vec!["data", "id"], vec!["0"], vec!["data", "0"], vec!["0", "id"],
+            ]),
+        ) {
+            let segments: Vec<String> = pointer.iter().map(|s| s.to_string()).collect();
+            let text = if pretty {
+                serde_json::to_vec_pretty(&doc).unwrap()
+            } else {
+                serde_json::to_vec(&doc).unwrap()
+            };
+            let found = read_id(&text, &segments).map(|id| id.to_string());
+            proptest::prop_assert_eq!(found, full_parse(&doc, &segments));
+        }
     }
 }

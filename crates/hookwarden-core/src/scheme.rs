@@ -124,8 +124,10 @@ pub enum DeliveryIdSource {
     /// delivery has no ID; when repeated or not ASCII the delivery is rejected.
     Header(HeaderName),
     /// A non-empty string or an integer in the JSON body, read only after the
-    /// signature passed. When the body is not JSON or the member is absent or
-    /// of another type, the delivery has no ID.
+    /// signature passed, and only as far as the member: what follows it is
+    /// not read, so a large body costs no second pass. When the member is
+    /// absent, empty or of another type, or the JSON up to it is malformed,
+    /// the delivery has no ID.
     JsonPointer(JsonPointer),
     /// The hex SHA-256 of the body: for providers with no ID, a retry carries
     /// the same body.

@@ -24,7 +24,7 @@ use crate::{
 /// signature syntax and encoding, timestamp window) and only then the MACs. It
 /// feeds the signed parts to the MAC piece by piece, compares in constant time
 /// and, on success, does not allocate (except for a delivery ID over 64 bytes,
-/// or a JSON body whose ID member is written with escapes).
+/// or a JSON body whose ID, or a key before it, is written with escapes).
 ///
 /// ```
 /// use hookwarden_core::{presets, Verifier, VerifyError};
