@@ -11,37 +11,40 @@ use crate::{Encoding, Scheme, SignatureSyntax, TimestampSource, VerifyError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Entry<'a> {
     /// A signature of the checked version, still encoded.
-    Signature(&'a str),
+    Signature(&'a [u8]),
     /// The timestamp, for Stripe-style `t=` lists.
-    Timestamp(&'a str),
+    Timestamp(&'a [u8]),
     /// An entry the scheme does not check (another version).
     Other,
 }
 
 /// Calls `f` with each entry of the signature header `value`, in order.
 ///
+/// The value is bytes, as the header arrived: the syntax is ASCII, and the
+/// scheme's tokens are compared as bytes.
+///
 /// # Errors
 /// [`VerifyError::MalformedSignature`] when the value breaks the syntax, and
 /// whatever `f` returns.
 pub(crate) fn visit<'a>(
     scheme: &'a Scheme,
-    value: &'a str,
+    value: &'a [u8],
     mut f: impl FnMut(Entry<'a>) -> Result<(), VerifyError>,
 ) -> Result<(), VerifyError> {
     const MALFORMED: VerifyError = VerifyError::MalformedSignature;
     match &scheme.syntax {
         SignatureSyntax::Bare => f(Entry::Signature(value)),
         SignatureSyntax::Prefixed(prefix) => f(Entry::Signature(
-            value.strip_prefix(&**prefix).ok_or(MALFORMED)?,
+            value.strip_prefix(prefix.as_bytes()).ok_or(MALFORMED)?,
         )),
         SignatureSyntax::KeyValueList { signature_key } => {
             let timestamp_key = match &scheme.timestamp {
-                Some((TimestampSource::SignatureParam(key), _)) => Some(&**key),
+                Some((TimestampSource::SignatureParam(key), _)) => Some(key.as_bytes()),
                 _ => None,
             };
             for item in pieces(value, b',') {
                 let (key, val) = split_once(item, b'=').ok_or(MALFORMED)?;
-                f(if key == signature_key {
+                f(if key == signature_key.as_bytes() {
                     Entry::Signature(val)
                 } else if Some(key) == timestamp_key {
                     Entry::Timestamp(val)
@@ -54,7 +57,7 @@ pub(crate) fn visit<'a>(
         SignatureSyntax::VersionedList { version } => {
             for item in pieces(value, b' ') {
                 let (ver, sig) = split_once(item, b',').ok_or(MALFORMED)?;
-                f(if ver == version {
+                f(if ver == version.as_bytes() {
                     Entry::Signature(sig)
                 } else {
                     Entry::Other
@@ -65,15 +68,14 @@ pub(crate) fn visit<'a>(
     }
 }
 
-/// `value.split(sep)` for an ASCII separator, by a plain byte search: the
-/// same pieces (empty ones included), without the general pattern machinery
-/// that costs more than these short values. An ASCII byte never occurs
-/// inside a multi-byte character, so every cut is on a character boundary.
-fn pieces(value: &str, sep: u8) -> impl Iterator<Item = &str> {
+/// `value.split(sep)` by a plain byte search: the same pieces (empty ones
+/// included), without the general pattern machinery that costs more than
+/// these short values.
+fn pieces(value: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(value);
     std::iter::from_fn(move || {
         let text = rest?;
-        match text.bytes().position(|b| b == sep) {
+        match text.iter().position(|&b| b == sep) {
             Some(at) => {
                 rest = Some(&text[at + 1..]);
                 Some(&text[..at])
@@ -86,9 +88,9 @@ fn pieces(value: &str, sep: u8) -> impl Iterator<Item = &str> {
     })
 }
 
-/// `text.split_once(sep)` for an ASCII separator, as [`pieces`].
-fn split_once(text: &str, sep: u8) -> Option<(&str, &str)> {
-    let at = text.bytes().position(|b| b == sep)?;
+/// `text.split_once(sep)` for bytes, as [`pieces`].
+fn split_once(text: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
+    let at = text.iter().position(|&b| b == sep)?;
     Some((&text[..at], &text[at + 1..]))
 }
 
@@ -96,7 +98,7 @@ fn split_once(text: &str, sep: u8) -> Option<(&str, &str)> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Scanned<'a> {
     /// The `t=` entry, where the scheme keeps its timestamp in the header.
-    pub(crate) timestamp: Option<&'a str>,
+    pub(crate) timestamp: Option<&'a [u8]>,
     /// How many signatures of the checked version the header holds.
     signatures: usize,
     /// The first of them, decoded, so that the usual header with a single
@@ -111,7 +113,7 @@ pub(crate) struct Scanned<'a> {
 /// # Errors
 /// [`VerifyError::MalformedSignature`], or
 /// [`VerifyError::UnsupportedSignatureVersion`] when no entry is of the checked version.
-pub(crate) fn scan<'a>(scheme: &'a Scheme, value: &'a str) -> Result<Scanned<'a>, VerifyError> {
+pub(crate) fn scan<'a>(scheme: &'a Scheme, value: &'a [u8]) -> Result<Scanned<'a>, VerifyError> {
     let mut signatures = 0usize;
     let mut timestamp = None;
     let mut first = [0; DECODE_BUF];
@@ -148,7 +150,7 @@ pub(crate) fn scan<'a>(scheme: &'a Scheme, value: &'a str) -> Result<Scanned<'a>
 
 /// Whether any signature in the header `value`, which [`scan`] accepted as
 /// `scanned`, equals `tag`, in constant time.
-pub(crate) fn any_matches(scheme: &Scheme, value: &str, scanned: &Scanned<'_>, tag: &Tag) -> bool {
+pub(crate) fn any_matches(scheme: &Scheme, value: &[u8], scanned: &Scanned<'_>, tag: &Tag) -> bool {
     if scanned.signatures == 1 {
         return tag.matches(&scanned.first[..scheme.algorithm.output_len()]);
     }
@@ -182,12 +184,11 @@ const BASE64_URL: GeneralPurpose = GeneralPurpose::new(
 /// the MAC needs, in canonical form (hex may be either case).
 pub(crate) fn decode<'b>(
     scheme: &Scheme,
-    text: &str,
+    bytes: &[u8],
     buf: &'b mut [u8; DECODE_BUF],
 ) -> Result<&'b [u8], VerifyError> {
     const MALFORMED: VerifyError = VerifyError::MalformedSignature;
     let len = scheme.algorithm.output_len();
-    let bytes = text.as_bytes();
     match scheme.encoding {
         Encoding::Hex => {
             if bytes.len() != 2 * len {
@@ -259,7 +260,7 @@ mod tests {
 
     fn decoded(scheme: &Scheme, text: &str) -> Result<Vec<u8>, VerifyError> {
         let mut buf = [0; DECODE_BUF];
-        decode(scheme, text, &mut buf).map(<[u8]>::to_vec)
+        decode(scheme, text.as_bytes(), &mut buf).map(<[u8]>::to_vec)
     }
 
     #[test]
@@ -328,15 +329,18 @@ mod tests {
             "t=1,v1=a=b",
         ] {
             for sep in [b',', b' ', b'='] {
-                let expected: Vec<&str> = value.split(char::from(sep)).collect();
+                let expected: Vec<&[u8]> =
+                    value.split(char::from(sep)).map(str::as_bytes).collect();
                 assert_eq!(
-                    pieces(value, sep).collect::<Vec<_>>(),
+                    pieces(value.as_bytes(), sep).collect::<Vec<_>>(),
                     expected,
                     "{value:?}"
                 );
                 assert_eq!(
-                    split_once(value, sep),
-                    value.split_once(char::from(sep)),
+                    split_once(value.as_bytes(), sep),
+                    value
+                        .split_once(char::from(sep))
+                        .map(|(a, b)| (a.as_bytes(), b.as_bytes())),
                     "{value:?}"
                 );
             }
@@ -393,7 +397,10 @@ mod tests {
         let stripe = presets::stripe();
         let sig = "a".repeat(64);
         let ok = format!("t=1,v1={sig},v0={sig},v1={sig}");
-        assert_eq!(scan(&stripe, &ok).unwrap().timestamp, Some("1"));
+        assert_eq!(
+            scan(&stripe, ok.as_bytes()).unwrap().timestamp,
+            Some(&b"1"[..])
+        );
         for bad in [
             format!("t=1,t=2,v1={sig}"),
             format!("t=1,v1={sig},junk"),
@@ -401,32 +408,32 @@ mod tests {
             String::new(),
         ] {
             assert_eq!(
-                scan(&stripe, &bad).unwrap_err(),
+                scan(&stripe, bad.as_bytes()).unwrap_err(),
                 VerifyError::MalformedSignature,
                 "{bad}"
             );
         }
         assert_eq!(
-            scan(&stripe, &format!("t=1,v0={sig}")).unwrap_err(),
+            scan(&stripe, format!("t=1,v0={sig}").as_bytes()).unwrap_err(),
             VerifyError::UnsupportedSignatureVersion
         );
 
         let sw = presets::standard_webhooks();
         let b64 = BASE64.encode([1u8; 32]);
-        assert!(scan(&sw, &format!("v1,{b64} v1a,xyz v2,{b64}")).is_ok());
+        assert!(scan(&sw, format!("v1,{b64} v1a,xyz v2,{b64}").as_bytes()).is_ok());
         for bad in [
             "v1,".to_owned(),
             format!("v1,{b64}  v1,{b64}"),
             format!("v1 {b64}"),
         ] {
             assert_eq!(
-                scan(&sw, &bad).unwrap_err(),
+                scan(&sw, bad.as_bytes()).unwrap_err(),
                 VerifyError::MalformedSignature,
                 "{bad}"
             );
         }
         assert_eq!(
-            scan(&sw, &format!("v0,{b64} v2,{b64}")).unwrap_err(),
+            scan(&sw, format!("v0,{b64} v2,{b64}").as_bytes()).unwrap_err(),
             VerifyError::UnsupportedSignatureVersion
         );
     }

@@ -156,7 +156,14 @@ impl Signer {
         };
 
         let mut mac = self.key.clone();
-        feed(&mut mac, scheme, &out, timestamp.as_deref(), body).map_err(|err| match err {
+        feed(
+            &mut mac,
+            scheme,
+            &out,
+            timestamp.as_ref().map(String::as_bytes),
+            body,
+        )
+        .map_err(|err| match err {
             VerifyError::MissingHeader { name } => SignError::MissingHeader { name },
             VerifyError::DuplicateHeader { name } | VerifyError::InvalidHeader { name } => {
                 SignError::InvalidHeaderValue { name }

@@ -213,9 +213,9 @@ impl Verifier {
         // Only now is anything read from the body.
         let delivery_id = match &scheme.delivery_id {
             DeliveryIdSource::None => None,
-            DeliveryIdSource::Header(_) => {
-                header_id.filter(|id| !id.is_empty()).map(DeliveryId::new)
-            }
+            DeliveryIdSource::Header(_) => header_id
+                .filter(|id| !id.is_empty())
+                .map(DeliveryId::from_ascii),
             DeliveryIdSource::JsonPointer(pointer) => json::read_id(body, pointer.segments()),
             DeliveryIdSource::BodyDigest => Some(DeliveryId::hex(&Sha256::digest(body))),
         };
@@ -235,7 +235,7 @@ pub(crate) fn feed<H: HeaderLookup + ?Sized>(
     mac: &mut KeyedMac,
     scheme: &Scheme,
     headers: &H,
-    timestamp: Option<&str>,
+    timestamp: Option<&[u8]>,
     body: &[u8],
 ) -> Result<(), VerifyError> {
     feed_with(
@@ -251,16 +251,16 @@ pub(crate) fn feed<H: HeaderLookup + ?Sized>(
 fn feed_with<'n, 'h>(
     mac: &mut KeyedMac,
     scheme: &'n Scheme,
-    mut header: impl FnMut(&'n HeaderName) -> Result<&'h str, VerifyError>,
-    timestamp: Option<&str>,
+    mut header: impl FnMut(&'n HeaderName) -> Result<&'h [u8], VerifyError>,
+    timestamp: Option<&[u8]>,
     body: &[u8],
 ) -> Result<(), VerifyError> {
     for part in &scheme.signed_content {
         match part {
             Part::Literal(bytes) => mac.update(bytes),
-            Part::Header(name) => mac.update(header(name)?.as_bytes()),
+            Part::Header(name) => mac.update(header(name)?),
             // `Scheme::validate` refuses a timestamp part without a timestamp source.
-            Part::Timestamp => mac.update(timestamp.unwrap_or_default().as_bytes()),
+            Part::Timestamp => mac.update(timestamp.unwrap_or_default()),
             Part::Body => mac.update(body),
         }
     }
@@ -270,12 +270,15 @@ fn feed_with<'n, 'h>(
 /// How many headers [`ReadHeaders`] remembers; past that it reads again.
 const REMEMBERED: usize = 4;
 
+/// A header [`ReadHeaders`] read, and what [`headers::single`] said of it.
+type Seen<'n, 'h> = (&'n HeaderName, Option<&'h [u8]>);
+
 /// A request's headers, each checked (single, visible ASCII) once and then
 /// remembered: the same answers as [`headers::single`], without reading a
 /// header again for each use.
 struct ReadHeaders<'n, 'h, H: ?Sized> {
     headers: &'h H,
-    seen: [Option<(&'n HeaderName, Option<&'h str>)>; REMEMBERED],
+    seen: [Option<Seen<'n, 'h>>; REMEMBERED],
 }
 
 impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
@@ -287,7 +290,7 @@ impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
     }
 
     /// As [`headers::single`].
-    fn single(&mut self, name: &'n HeaderName) -> Result<Option<&'h str>, VerifyError> {
+    fn single(&mut self, name: &'n HeaderName) -> Result<Option<&'h [u8]>, VerifyError> {
         if let Some(value) = self.remembered(name) {
             return Ok(value);
         }
@@ -299,14 +302,14 @@ impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
     }
 
     /// As [`headers::required`].
-    fn required(&mut self, name: &'n HeaderName) -> Result<&'h str, VerifyError> {
+    fn required(&mut self, name: &'n HeaderName) -> Result<&'h [u8], VerifyError> {
         self.single(name)?
             .ok_or_else(|| VerifyError::MissingHeader {
                 name: name.as_str().to_owned(),
             })
     }
 
-    fn remembered(&self, name: &HeaderName) -> Option<Option<&'h str>> {
+    fn remembered(&self, name: &HeaderName) -> Option<Option<&'h [u8]>> {
         self.seen
             .iter()
             .map_while(|slot| *slot)
