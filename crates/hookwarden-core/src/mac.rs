@@ -43,18 +43,23 @@ impl KeyedMac {
         }
     }
 
-    pub(crate) fn finalize(self) -> Tag {
-        let mut tag = Tag {
-            bytes: [0; MAX_TAG],
-            len: 0,
-        };
+    /// Finishes the MAC and hands it to `f`, then wipes it. The MAC is
+    /// lent, not returned: no copy of it to move around or to wipe, and `f`
+    /// sees its length as the constant of each algorithm.
+    pub(crate) fn finalize_with<R>(self, f: impl FnOnce(&Tag<'_>) -> R) -> R {
         match self {
-            Self::Sha1(mac) => tag.fill(&mac.finalize().into_bytes()),
-            Self::Sha256(mac) => tag.fill(&mac.finalize().into_bytes()),
-            Self::Sha512(mac) => tag.fill(&mac.finalize().into_bytes()),
+            Self::Sha1(mac) => lend(mac, f),
+            Self::Sha256(mac) => lend(mac, f),
+            Self::Sha512(mac) => lend(mac, f),
         }
-        tag
     }
+}
+
+fn lend<M: Mac, R>(mac: M, f: impl FnOnce(&Tag<'_>) -> R) -> R {
+    let mut out = mac.finalize().into_bytes();
+    let result = f(&Tag { bytes: &out });
+    out.as_mut_slice().zeroize();
+    result
 }
 
 fn keyed<M: KeyInit>(key: &[u8]) -> Result<M, BuildError> {
@@ -74,32 +79,21 @@ impl fmt::Debug for KeyedMac {
     }
 }
 
-/// A computed MAC, compared only in constant time and wiped on drop.
-pub(crate) struct Tag {
-    bytes: [u8; MAX_TAG],
-    len: usize,
+/// A computed MAC, lent by [`KeyedMac::finalize_with`]: compared only in
+/// constant time.
+pub(crate) struct Tag<'a> {
+    bytes: &'a [u8],
 }
 
-impl Tag {
-    fn fill(&mut self, out: &[u8]) {
-        self.bytes[..out.len()].copy_from_slice(out);
-        self.len = out.len();
-    }
-
+impl Tag<'_> {
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
+        self.bytes
     }
 
     /// Constant-time equality; lengths are public (fixed by the algorithm).
+    #[inline]
     pub(crate) fn matches(&self, candidate: &[u8]) -> bool {
-        self.as_bytes().ct_eq(candidate).into()
-    }
-}
-
-impl Drop for Tag {
-    fn drop(&mut self) {
-        // Past `len` the buffer was never written: it is still zero.
-        self.bytes[..self.len].zeroize();
+        self.bytes.ct_eq(candidate).into()
     }
 }
 
@@ -120,7 +114,7 @@ mod tests {
             let mut mac = KeyedMac::new(algorithm, &key).unwrap();
             mac.update(&msg[..7]);
             mac.update(&msg[7..]);
-            hex(mac.finalize().as_bytes())
+            mac.finalize_with(|tag| hex(tag.as_bytes()))
         };
         assert_eq!(
             run(Algorithm::Sha1),
@@ -140,8 +134,9 @@ mod tests {
     fn matches_sees_every_bit_of_every_length() {
         let key = Secret::from_bytes(*b"k").unwrap();
         for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
-            let tag = KeyedMac::new(algorithm, &key).unwrap().finalize();
-            let good = tag.as_bytes().to_vec();
+            let mac = KeyedMac::new(algorithm, &key).unwrap();
+            let good = mac.clone().finalize_with(|tag| tag.as_bytes().to_vec());
+            let tag = Tag { bytes: &good };
             assert!(tag.matches(&good));
             for bit in 0..good.len() * 8 {
                 let mut flipped = good.clone();
@@ -158,8 +153,9 @@ mod tests {
     #[test]
     fn matches_needs_every_byte_and_the_length() {
         let key = Secret::from_bytes(*b"k").unwrap();
-        let tag = KeyedMac::new(Algorithm::Sha256, &key).unwrap().finalize();
-        let good = tag.as_bytes().to_vec();
+        let mac = KeyedMac::new(Algorithm::Sha256, &key).unwrap();
+        let good = mac.finalize_with(|tag| tag.as_bytes().to_vec());
+        let tag = Tag { bytes: &good };
         assert!(tag.matches(&good));
         let mut flipped = good.clone();
         flipped[31] ^= 1;

@@ -173,7 +173,7 @@ impl Signer {
                 name: other.code().to_owned(),
             },
         })?;
-        let sig = signature::encode(scheme.encoding, mac.finalize().as_bytes());
+        let sig = mac.finalize_with(|tag| signature::encode(scheme.encoding, tag.as_bytes()));
         let value = match &scheme.syntax {
             SignatureSyntax::Bare => sig,
             SignatureSyntax::Prefixed(prefix) => format!("{prefix}{sig}"),

@@ -203,7 +203,7 @@ impl Verifier {
                 timestamp.map(|(text, _)| text),
                 body,
             )?;
-            if signature::any_matches(scheme, signature, &scanned, &mac.finalize()) {
+            if mac.finalize_with(|tag| signature::any_matches(scheme, signature, &scanned, tag)) {
                 matched = Some(index);
                 break;
             }
