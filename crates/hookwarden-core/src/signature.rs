@@ -200,17 +200,12 @@ pub(crate) fn decode<'b>(
     let len = scheme.algorithm.output_len();
     match scheme.encoding {
         Encoding::Hex => {
-            if bytes.len() != 2 * len {
-                return Err(MALFORMED);
-            }
-            // Every digit is decoded, then one check: no branch per digit.
-            let mut invalid = 0;
-            for (out, pair) in buf.iter_mut().zip(bytes.chunks_exact(2)) {
-                let (high, low) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
-                invalid |= high | low;
-                *out = (high << 4) | (low & 0x0f);
-            }
-            if invalid & INVALID != 0 {
+            let valid = match len {
+                20 => hex::<20>(bytes, buf),
+                32 => hex::<32>(bytes, buf),
+                _ => hex::<64>(bytes, buf),
+            };
+            if !valid {
                 return Err(MALFORMED);
             }
         }
@@ -232,25 +227,53 @@ pub(crate) fn decode<'b>(
     Ok(&buf[..len])
 }
 
-/// Marks a byte that is no hex digit in [`HEX`].
-const INVALID: u8 = 0x80;
+/// Decodes `text`, exactly `2 * N` hex digits (either case), into the
+/// first `N` bytes of `buf`. `N` is the MAC's length, a constant here, so
+/// the loop is unrolled. Every digit is decoded, then one check: no branch
+/// per digit.
+fn hex<const N: usize>(text: &[u8], buf: &mut [u8; DECODE_BUF]) -> bool {
+    let Some(out) = buf.first_chunk_mut::<N>() else {
+        return false;
+    };
+    if text.len() != 2 * N {
+        return false;
+    }
+    let mut invalid = 0;
+    for (out, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        let byte = HEX_HIGH[usize::from(pair[0])] | HEX_LOW[usize::from(pair[1])];
+        invalid |= byte;
+        // The low 8 bits are the byte; `INVALID` sits above them.
+        *out = byte as u8;
+    }
+    invalid & INVALID == 0
+}
 
-/// The value of each hex digit (either case), [`INVALID`] for other bytes.
-const HEX: [u8; 256] = {
+/// Marks a byte that is no hex digit in [`HEX_HIGH`] and [`HEX_LOW`].
+const INVALID: u16 = 0x100;
+
+/// The value of each hex digit (either case) as the high half of a byte,
+/// [`INVALID`] for other bytes.
+const HEX_HIGH: [u16; 256] = hex_table(4);
+
+/// The value of each hex digit (either case) as the low half of a byte,
+/// [`INVALID`] for other bytes.
+const HEX_LOW: [u16; 256] = hex_table(0);
+
+const fn hex_table(shift: u32) -> [u16; 256] {
     let mut table = [INVALID; 256];
     let mut i = 0;
     while i < 10 {
-        table[b'0' as usize + i] = i as u8;
+        table[b'0' as usize + i] = (i as u16) << shift;
         i += 1;
     }
     let mut i = 0;
     while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        table[b'A' as usize + i] = 10 + i as u8;
+        table[b'a' as usize + i] = (10 + i as u16) << shift;
+        table[b'A' as usize + i] = (10 + i as u16) << shift;
         i += 1;
     }
     table
-};
+}
 
 /// Encodes a MAC as the scheme writes it: hex lowercase, base64 padded,
 /// URL-safe base64 unpadded.
