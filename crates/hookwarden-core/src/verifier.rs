@@ -175,7 +175,7 @@ impl Verifier {
                     }
                 };
                 let millis = timestamp::parse(text, *format)?;
-                check_window(scheme, millis, unix_millis(now()))?;
+                check_window(scheme, seconds(millis), unix_seconds(now()))?;
                 Some((text, millis))
             }
         };
@@ -318,9 +318,9 @@ impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
     }
 }
 
-/// The tolerance window, at one-second resolution.
-fn check_window(scheme: &Scheme, millis: i128, now_millis: i128) -> Result<(), VerifyError> {
-    let (ts, now) = (seconds(millis), seconds(now_millis));
+/// The tolerance window, at one-second resolution: `ts` and `now` are whole
+/// seconds since the epoch.
+fn check_window(scheme: &Scheme, ts: i128, now: i128) -> Result<(), VerifyError> {
     if now - ts > i128::from(scheme.tolerance_past.as_secs()) {
         Err(VerifyError::StaleTimestamp)
     } else if ts - now > i128::from(scheme.tolerance_future.as_secs()) {
@@ -337,6 +337,15 @@ fn seconds(millis: i128) -> i128 {
     match i64::try_from(millis) {
         Ok(millis) => i128::from(millis.div_euclid(1000)),
         Err(_) => millis.div_euclid(1000),
+    }
+}
+
+/// `seconds(unix_millis(time))`, without the 128-bit milliseconds for a
+/// time after the epoch (the clock of every real server).
+fn unix_seconds(time: SystemTime) -> i128 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i128::from(after.as_secs()),
+        Err(_) => seconds(unix_millis(time)),
     }
 }
 
@@ -414,7 +423,24 @@ impl Verified {
 
 #[cfg(test)]
 mod tests {
-    use super::seconds;
+    use super::{seconds, unix_millis, unix_seconds};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn unix_seconds_are_the_whole_seconds_of_unix_millis() {
+        for millis in [0u64, 1, 999, 1000, 1001, 1_700_000_000_999] {
+            let duration = Duration::from_millis(millis);
+            for time in [UNIX_EPOCH + duration, UNIX_EPOCH - duration] {
+                assert_eq!(unix_seconds(time), seconds(unix_millis(time)), "{time:?}");
+            }
+        }
+        for odd in [Duration::new(5, 1), Duration::new(5, 999_999_999)] {
+            for time in [UNIX_EPOCH + odd, UNIX_EPOCH - odd] {
+                assert_eq!(unix_seconds(time), seconds(unix_millis(time)), "{time:?}");
+            }
+        }
+        assert_eq!(unix_seconds(UNIX_EPOCH + Duration::new(5, 999_999_999)), 5);
+    }
 
     #[test]
     fn seconds_round_down_in_both_widths() {
