@@ -83,15 +83,34 @@ pub(crate) fn single<'a, H: HeaderLookup + ?Sized>(
     headers: &'a H,
     name: &HeaderName,
 ) -> Result<Option<&'a [u8]>, VerifyError> {
+    match single_unchecked(headers, name)? {
+        Some(bytes) if !is_visible_ascii(bytes) => Err(invalid(name)),
+        value => Ok(value),
+    }
+}
+
+/// [`single`] without the visible-ASCII check, for a caller that checks
+/// the value in another way and then calls [`invalid`] as [`single`] would.
+///
+/// # Errors
+/// [`VerifyError::DuplicateHeader`] for a repeated header.
+pub(crate) fn single_unchecked<'a, H: HeaderLookup + ?Sized>(
+    headers: &'a H,
+    name: &HeaderName,
+) -> Result<Option<&'a [u8]>, VerifyError> {
     match headers.lookup(name) {
         Lookup::Missing => Ok(None),
         Lookup::Repeated => Err(VerifyError::DuplicateHeader {
             name: name.as_str().to_owned(),
         }),
-        Lookup::One(bytes) if is_visible_ascii(bytes) => Ok(Some(bytes)),
-        Lookup::One(_) => Err(VerifyError::InvalidHeader {
-            name: name.as_str().to_owned(),
-        }),
+        Lookup::One(bytes) => Ok(Some(bytes)),
+    }
+}
+
+/// The error for a value of `name` that is not visible ASCII.
+pub(crate) fn invalid(name: &HeaderName) -> VerifyError {
+    VerifyError::InvalidHeader {
+        name: name.as_str().to_owned(),
     }
 }
 

@@ -60,6 +60,9 @@ struct Inner {
     keys: Vec<KeyedMac>,
     /// Whether the signature covers the delivery ID; fixed by the scheme.
     id_signed: bool,
+    /// Whether the signature decoder reads every byte of an accepted
+    /// signature header; fixed by the scheme.
+    decoder_reads_signature: bool,
 }
 
 impl Verifier {
@@ -94,11 +97,13 @@ impl Verifier {
             return Err(BuildError::NoSecret);
         }
         let id_signed = scheme.signs_delivery_id();
+        let decoder_reads_signature = scheme.decoder_reads_signature();
         Ok(Self {
             inner: Arc::new(Inner {
                 scheme,
                 keys,
                 id_signed,
+                decoder_reads_signature,
             }),
         })
     }
@@ -161,10 +166,20 @@ impl Verifier {
     ) -> Result<Verified, VerifyError> {
         let scheme = &self.inner.scheme;
 
-        // Cheap checks, before any MAC.
-        let signature = headers::single(headers, &scheme.signature_header)?
-            .ok_or(VerifyError::MissingSignature)?;
-        let scanned = signature::scan(scheme, signature)?;
+        // Cheap checks, before any MAC. The signature header is checked as
+        // `headers::single` would, with the same errors in the same order,
+        // but where the decoder reads every byte of it (a bare or prefixed
+        // signature) an accepted value is visible ASCII already: only a
+        // rejected one is checked again, to tell an invalid header from a
+        // malformed signature.
+        let name = &scheme.signature_header;
+        let signature =
+            headers::single_unchecked(headers, name)?.ok_or(VerifyError::MissingSignature)?;
+        let scanned = match signature::scan(scheme, signature) {
+            Ok(scanned) if self.inner.decoder_reads_signature => scanned,
+            _ if !headers::is_visible_ascii(signature) => return Err(headers::invalid(name)),
+            scanned => scanned?,
+        };
         let timestamp = match &scheme.timestamp {
             None => None,
             Some((source, format)) => {
@@ -425,6 +440,63 @@ impl Verified {
 mod tests {
     use super::{seconds, unix_millis, unix_seconds};
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn signature_headers_the_decoder_reads_keep_their_errors() {
+        use crate::{presets, SignatureSyntax, Verifier, VerifyError};
+        use http::{HeaderMap, HeaderValue};
+
+        // Bare and prefixed with a visible prefix (the decoder reads every
+        // byte of an accepted header), and a prefix that is not ASCII (the
+        // header is checked as before).
+        let schemes = [
+            (presets::ntxpay(), ""),
+            (presets::github(), "sha256="),
+            (
+                presets::github().with_syntax(SignatureSyntax::Prefixed("é=".into())),
+                "é=",
+            ),
+        ];
+        let hex = "ab".repeat(32);
+        let hex = hex.as_bytes();
+        for (scheme, prefix) in schemes {
+            let prefix = prefix.as_bytes();
+            let invalid = VerifyError::InvalidHeader {
+                name: scheme.signature_header().as_str().to_owned(),
+            };
+            // A header with a prefix that is not ASCII is never read.
+            let readable = |err: VerifyError| {
+                if prefix.is_ascii() {
+                    err
+                } else {
+                    invalid.clone()
+                }
+            };
+            let cases: [(Vec<u8>, VerifyError); 5] = [
+                (
+                    [prefix, hex].concat(),
+                    readable(VerifyError::SignatureMismatch),
+                ),
+                ([prefix, &hex[..63], b"\xe9"].concat(), invalid.clone()),
+                ([prefix, b"\xe9", &hex[1..]].concat(), invalid.clone()),
+                ([b"\xe9", prefix, hex].concat(), invalid.clone()),
+                (
+                    [prefix, b"\t", &hex[1..]].concat(),
+                    readable(VerifyError::MalformedSignature),
+                ),
+            ];
+            let verifier = Verifier::new(scheme.clone(), "secret-0123").unwrap();
+            for (value, expected) in cases {
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    scheme.signature_header(),
+                    HeaderValue::from_bytes(&value).unwrap(),
+                );
+                let err = verifier.verify(&headers, b"{}").unwrap_err();
+                assert_eq!(err, expected, "{}: {value:?}", scheme.name());
+            }
+        }
+    }
 
     #[test]
     fn unix_seconds_are_the_whole_seconds_of_unix_millis() {
