@@ -107,6 +107,13 @@ pub(crate) fn single_unchecked<'a, H: HeaderLookup + ?Sized>(
     }
 }
 
+/// The error for an absent header `name` that must be there.
+pub(crate) fn missing(name: &HeaderName) -> VerifyError {
+    VerifyError::MissingHeader {
+        name: name.as_str().to_owned(),
+    }
+}
+
 /// The error for a value of `name` that is not visible ASCII.
 pub(crate) fn invalid(name: &HeaderName) -> VerifyError {
     VerifyError::InvalidHeader {
@@ -129,9 +136,7 @@ pub(crate) fn required<'a, H: HeaderLookup + ?Sized>(
     headers: &'a H,
     name: &HeaderName,
 ) -> Result<&'a [u8], VerifyError> {
-    single(headers, name)?.ok_or_else(|| VerifyError::MissingHeader {
-        name: name.as_str().to_owned(),
-    })
+    single(headers, name)?.ok_or_else(|| missing(name))
 }
 
 #[cfg(test)]

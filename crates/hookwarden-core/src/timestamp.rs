@@ -4,7 +4,8 @@ use crate::{TimestampFormat, VerifyError};
 
 /// Milliseconds since the Unix epoch, parsed from `text` in `format`.
 ///
-/// Only the exact syntax is accepted: no sign, no spaces, no exponent.
+/// Only the exact syntax is accepted: no sign, no spaces, no exponent. So
+/// an accepted timestamp is visible ASCII (the verifier relies on it).
 pub(crate) fn parse(text: &[u8], format: TimestampFormat) -> Result<i128, VerifyError> {
     match format {
         TimestampFormat::UnixSeconds => Ok(digits(text)? * 1000),
@@ -235,6 +236,31 @@ mod tests {
                 Err(VerifyError::MalformedTimestamp),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn only_visible_ascii_is_accepted() {
+        let cases = [
+            ("1649367553", UnixSeconds),
+            ("1649367553123", UnixMillis),
+            ("2018-07-12T18:36:58.123456Z", Rfc3339),
+            ("2018-07-12t16:06:58-02:30", Rfc3339),
+        ];
+        for (text, format) in cases {
+            assert!(parse(text.as_bytes(), format).is_ok(), "{text}");
+            for at in 0..text.len() {
+                for byte in 0..=255u8 {
+                    let mut bytes = text.as_bytes().to_vec();
+                    bytes[at] = byte;
+                    if parse(&bytes, format).is_ok() {
+                        assert!(
+                            crate::headers::is_visible_ascii(&bytes),
+                            "{format:?} {bytes:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 

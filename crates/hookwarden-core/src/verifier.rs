@@ -183,13 +183,28 @@ impl Verifier {
         let timestamp = match &scheme.timestamp {
             None => None,
             Some((source, format)) => {
-                let text = match source {
-                    TimestampSource::Header(name) => headers::required(headers, name)?,
+                let (text, millis) = match source {
+                    TimestampSource::Header(name) => {
+                        let text = headers::single_unchecked(headers, name)?
+                            .ok_or_else(|| headers::missing(name))?;
+                        // As `headers::required` then `parse`, with the
+                        // same errors: a timestamp that parses is visible
+                        // ASCII already, so only one that does not is
+                        // checked, to tell an invalid header from a
+                        // malformed timestamp.
+                        match timestamp::parse(text, *format) {
+                            Ok(millis) => (text, millis),
+                            Err(_) if !headers::is_visible_ascii(text) => {
+                                return Err(headers::invalid(name))
+                            }
+                            Err(err) => return Err(err),
+                        }
+                    }
                     TimestampSource::SignatureParam(_) => {
-                        scanned.timestamp.ok_or(VerifyError::MalformedSignature)?
+                        let text = scanned.timestamp.ok_or(VerifyError::MalformedSignature)?;
+                        (text, timestamp::parse(text, *format)?)
                     }
                 };
-                let millis = timestamp::parse(text, *format)?;
                 check_window(scheme, seconds(millis), unix_seconds(now()))?;
                 Some((text, millis))
             }
