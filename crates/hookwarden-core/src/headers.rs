@@ -25,6 +25,7 @@ impl<'a> Lookup<'a> {
     /// assert_eq!(Lookup::from_values([&b"a"[..], b"b"]), Lookup::Repeated);
     /// assert_eq!(Lookup::from_values(std::iter::empty()), Lookup::Missing);
     /// ```
+    #[inline]
     pub fn from_values(values: impl IntoIterator<Item = &'a [u8]>) -> Self {
         let mut values = values.into_iter();
         match (values.next(), values.next()) {
@@ -57,6 +58,7 @@ pub trait HeaderLookup {
 }
 
 impl HeaderLookup for HeaderMap {
+    #[inline]
     fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
         Lookup::from_values(self.get_all(name).iter().map(|value| value.as_bytes()))
     }
