@@ -35,31 +35,38 @@ impl KeyedMac {
         })
     }
 
-    pub(crate) fn update(&mut self, data: &[u8]) {
+    /// Runs a fresh copy of this keyed MAC: `feed` hands it the signed
+    /// content piece by piece, then the finished MAC is lent to `check` and
+    /// wiped. The copy keeps its algorithm's own type from start to end, so
+    /// it is never moved around as the (largest-variant-sized) enum, and
+    /// `check` sees the MAC's length as a constant.
+    ///
+    /// # Errors
+    /// Whatever `feed` returns; the MAC is then dropped unfinished.
+    pub(crate) fn run<E, R>(
+        &self,
+        feed: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<(), E>,
+        check: impl FnOnce(&Tag<'_>) -> R,
+    ) -> Result<R, E> {
         match self {
-            Self::Sha1(mac) => mac.update(data),
-            Self::Sha256(mac) => mac.update(data),
-            Self::Sha512(mac) => mac.update(data),
-        }
-    }
-
-    /// Finishes the MAC and hands it to `f`, then wipes it. The MAC is
-    /// lent, not returned: no copy of it to move around or to wipe, and `f`
-    /// sees its length as the constant of each algorithm.
-    pub(crate) fn finalize_with<R>(self, f: impl FnOnce(&Tag<'_>) -> R) -> R {
-        match self {
-            Self::Sha1(mac) => lend(mac, f),
-            Self::Sha256(mac) => lend(mac, f),
-            Self::Sha512(mac) => lend(mac, f),
+            Self::Sha1(key) => run(key, feed, check),
+            Self::Sha256(key) => run(key, feed, check),
+            Self::Sha512(key) => run(key, feed, check),
         }
     }
 }
 
-fn lend<M: Mac, R>(mac: M, f: impl FnOnce(&Tag<'_>) -> R) -> R {
+fn run<M: Mac + Clone, E, R>(
+    key: &M,
+    feed: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<(), E>,
+    check: impl FnOnce(&Tag<'_>) -> R,
+) -> Result<R, E> {
+    let mut mac = key.clone();
+    feed(&mut |data| mac.update(data))?;
     let mut out = mac.finalize().into_bytes();
-    let result = f(&Tag { bytes: &out });
+    let result = check(&Tag { bytes: &out });
     out.as_mut_slice().zeroize();
-    result
+    Ok(result)
 }
 
 fn keyed<M: KeyInit>(key: &[u8]) -> Result<M, BuildError> {
@@ -79,8 +86,7 @@ impl fmt::Debug for KeyedMac {
     }
 }
 
-/// A computed MAC, lent by [`KeyedMac::finalize_with`]: compared only in
-/// constant time.
+/// A computed MAC, lent by [`KeyedMac::run`]: compared only in constant time.
 pub(crate) struct Tag<'a> {
     bytes: &'a [u8],
 }
@@ -111,10 +117,13 @@ mod tests {
         let key = Secret::from_bytes(*b"Jefe").unwrap();
         let msg = b"what do ya want for nothing?";
         let run = |algorithm| {
-            let mut mac = KeyedMac::new(algorithm, &key).unwrap();
-            mac.update(&msg[..7]);
-            mac.update(&msg[7..]);
-            mac.finalize_with(|tag| hex(tag.as_bytes()))
+            let mac = KeyedMac::new(algorithm, &key).unwrap();
+            let feed = |sink: &mut dyn FnMut(&[u8])| {
+                sink(&msg[..7]);
+                sink(&msg[7..]);
+                Ok::<_, ()>(())
+            };
+            mac.run(feed, |tag| hex(tag.as_bytes())).unwrap()
         };
         assert_eq!(
             run(Algorithm::Sha1),
@@ -135,7 +144,9 @@ mod tests {
         let key = Secret::from_bytes(*b"k").unwrap();
         for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
             let mac = KeyedMac::new(algorithm, &key).unwrap();
-            let good = mac.clone().finalize_with(|tag| tag.as_bytes().to_vec());
+            let good = mac
+                .run(|_| Ok::<_, ()>(()), |tag| tag.as_bytes().to_vec())
+                .unwrap();
             let tag = Tag { bytes: &good };
             assert!(tag.matches(&good));
             for bit in 0..good.len() * 8 {
@@ -154,7 +165,9 @@ mod tests {
     fn matches_needs_every_byte_and_the_length() {
         let key = Secret::from_bytes(*b"k").unwrap();
         let mac = KeyedMac::new(Algorithm::Sha256, &key).unwrap();
-        let good = mac.finalize_with(|tag| tag.as_bytes().to_vec());
+        let good = mac
+            .run(|_| Ok::<_, ()>(()), |tag| tag.as_bytes().to_vec())
+            .unwrap();
         let tag = Tag { bytes: &good };
         assert!(tag.matches(&good));
         let mut flipped = good.clone();

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use http::HeaderName;
 
 use crate::headers::{self, HeaderLookup};
-use crate::mac::KeyedMac;
+use crate::mac::{KeyedMac, Tag};
 use crate::{
     json, signature, timestamp, BuildError, DeliveryId, DeliveryIdSource, Part, Scheme, Secret,
     TimestampSource, VerifyError,
@@ -225,15 +225,12 @@ impl Verifier {
         // The MACs, one per secret, until one matches.
         let mut matched = None;
         for (index, key) in self.inner.keys.iter().enumerate() {
-            let mut mac = key.clone();
-            feed_with(
-                &mut mac,
-                scheme,
-                |name| read.required(name),
-                timestamp.map(|(text, _)| text),
-                body,
-            )?;
-            if mac.finalize_with(|tag| signature::any_matches(scheme, signature, &scanned, tag)) {
+            let feed = |sink: &mut dyn FnMut(&[u8])| {
+                let timestamp = timestamp.map(|(text, _)| text);
+                feed_with(sink, scheme, |name| read.required(name), timestamp, body)
+            };
+            let check = |tag: &Tag<'_>| signature::any_matches(scheme, signature, &scanned, tag);
+            if key.run(feed, check)? {
                 matched = Some(index);
                 break;
             }
@@ -259,17 +256,17 @@ impl Verifier {
     }
 }
 
-/// Feeds the scheme's signed content to `mac`, part by part. Shared by the
-/// verifier and the signer so that both read the same bytes.
+/// Feeds the scheme's signed content to a MAC's `sink`, part by part.
+/// Shared by the verifier and the signer so that both read the same bytes.
 pub(crate) fn feed<H: HeaderLookup + ?Sized>(
-    mac: &mut KeyedMac,
+    sink: &mut dyn FnMut(&[u8]),
     scheme: &Scheme,
     headers: &H,
     timestamp: Option<&[u8]>,
     body: &[u8],
 ) -> Result<(), VerifyError> {
     feed_with(
-        mac,
+        sink,
         scheme,
         |name| headers::required(headers, name),
         timestamp,
@@ -279,7 +276,7 @@ pub(crate) fn feed<H: HeaderLookup + ?Sized>(
 
 /// [`feed`], reading each signed header with `header`.
 fn feed_with<'n, 'h>(
-    mac: &mut KeyedMac,
+    sink: &mut dyn FnMut(&[u8]),
     scheme: &'n Scheme,
     mut header: impl FnMut(&'n HeaderName) -> Result<&'h [u8], VerifyError>,
     timestamp: Option<&[u8]>,
@@ -287,11 +284,11 @@ fn feed_with<'n, 'h>(
 ) -> Result<(), VerifyError> {
     for part in &scheme.signed_content {
         match part {
-            Part::Literal(bytes) => mac.update(bytes),
-            Part::Header(name) => mac.update(header(name)?),
+            Part::Literal(bytes) => sink(bytes),
+            Part::Header(name) => sink(header(name)?),
             // `Scheme::validate` refuses a timestamp part without a timestamp source.
-            Part::Timestamp => mac.update(timestamp.unwrap_or_default()),
-            Part::Body => mac.update(body),
+            Part::Timestamp => sink(timestamp.unwrap_or_default()),
+            Part::Body => sink(body),
         }
     }
     Ok(())
