@@ -31,28 +31,40 @@ enum Repr {
 impl DeliveryId {
     /// An ID holding a copy of `id`.
     pub fn new(id: &str) -> Self {
-        if id.len() <= INLINE {
-            let mut bytes = [0; INLINE];
-            bytes[..id.len()].copy_from_slice(id.as_bytes());
-            // `id.len() <= INLINE`, which fits a `u8`.
-            Self(Repr::Inline {
-                len: id.len() as u8,
-                bytes,
-            })
-        } else {
-            Self(Repr::Heap(id.into()))
-        }
+        Self::inline(id.as_bytes()).unwrap_or_else(|| Self(Repr::Heap(id.into())))
     }
 
     /// The ID as text.
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            // Built from a `&str`, so always valid UTF-8.
+            // Built from a `&str` or from ASCII, so always valid UTF-8.
             Repr::Inline { len, bytes } => {
                 std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
             }
             Repr::Heap(id) => id,
         }
+    }
+
+    /// An ID holding a copy of `id`, which the caller checked to be ASCII
+    /// (a header value): no UTF-8 check on the way in.
+    pub(crate) fn from_ascii(id: &[u8]) -> Self {
+        debug_assert!(id.is_ascii());
+        // ASCII is UTF-8: the lossy conversion replaces nothing.
+        Self::inline(id).unwrap_or_else(|| Self(Repr::Heap(String::from_utf8_lossy(id).into())))
+    }
+
+    /// `id` kept inline, if it is short enough; `id` must be UTF-8.
+    fn inline(id: &[u8]) -> Option<Self> {
+        if id.len() > INLINE {
+            return None;
+        }
+        let mut bytes = [0; INLINE];
+        bytes[..id.len()].copy_from_slice(id);
+        // `id.len() <= INLINE`, which fits a `u8`.
+        Some(Self(Repr::Inline {
+            len: id.len() as u8,
+            bytes,
+        }))
     }
 
     /// The lowercase hex of `bytes`, without allocating for digests of up to 32 bytes.
@@ -166,6 +178,12 @@ mod tests {
         assert_eq!(DeliveryId::new(&long), long.as_str());
         assert_eq!(DeliveryId::new("é✓"), "é✓");
         assert_eq!(DeliveryId::new(""), "");
+        assert_eq!(DeliveryId::from_ascii(short.as_bytes()), short.as_str());
+        assert_eq!(DeliveryId::from_ascii(long.as_bytes()), long.as_str());
+        assert!(matches!(
+            DeliveryId::from_ascii(long.as_bytes()).0,
+            Repr::Heap(_)
+        ));
     }
 
     #[test]

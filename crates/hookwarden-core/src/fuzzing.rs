@@ -17,16 +17,20 @@ pub fn scan_signature<'a>(
     scheme: &'a Scheme,
     value: &'a str,
 ) -> Result<(Vec<Vec<u8>>, Option<&'a str>), VerifyError> {
-    let scanned = signature::scan(scheme, value)?;
+    let scanned = signature::scan(scheme, value.as_bytes())?;
     let mut decoded = Vec::new();
-    signature::visit(scheme, value, |entry| {
+    signature::visit(scheme, value.as_bytes(), |entry| {
         if let Entry::Signature(text) = entry {
             let mut buf = [0; DECODE_BUF];
             decoded.push(signature::decode(scheme, text, &mut buf)?.to_vec());
         }
         Ok(())
     })?;
-    Ok((decoded, scanned.timestamp))
+    // Cut from `value` at ASCII separators, so still text.
+    let timestamp = scanned
+        .timestamp
+        .map(|t| std::str::from_utf8(t).unwrap_or_default());
+    Ok((decoded, timestamp))
 }
 
 /// A MAC written as a scheme with `encoding` writes it.
@@ -39,7 +43,7 @@ pub fn encode_signature(encoding: Encoding, tag: &[u8]) -> String {
 /// # Errors
 /// [`VerifyError::MalformedTimestamp`].
 pub fn parse_timestamp(text: &str, format: TimestampFormat) -> Result<i128, VerifyError> {
-    timestamp::parse(text, format)
+    timestamp::parse(text.as_bytes(), format)
 }
 
 /// A timestamp written as the signer writes it; `None` when the format cannot hold it.

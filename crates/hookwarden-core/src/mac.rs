@@ -35,26 +35,38 @@ impl KeyedMac {
         })
     }
 
-    pub(crate) fn update(&mut self, data: &[u8]) {
+    /// Runs a fresh copy of this keyed MAC: `feed` hands it the signed
+    /// content piece by piece, then the finished MAC is lent to `check` and
+    /// wiped. The copy keeps its algorithm's own type from start to end, so
+    /// it is never moved around as the (largest-variant-sized) enum, and
+    /// `check` sees the MAC's length as a constant.
+    ///
+    /// # Errors
+    /// Whatever `feed` returns; the MAC is then dropped unfinished.
+    pub(crate) fn run<E, R>(
+        &self,
+        feed: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<(), E>,
+        check: impl FnOnce(&Tag<'_>) -> R,
+    ) -> Result<R, E> {
         match self {
-            Self::Sha1(mac) => mac.update(data),
-            Self::Sha256(mac) => mac.update(data),
-            Self::Sha512(mac) => mac.update(data),
+            Self::Sha1(key) => run(key, feed, check),
+            Self::Sha256(key) => run(key, feed, check),
+            Self::Sha512(key) => run(key, feed, check),
         }
     }
+}
 
-    pub(crate) fn finalize(self) -> Tag {
-        let mut tag = Tag {
-            bytes: [0; MAX_TAG],
-            len: 0,
-        };
-        match self {
-            Self::Sha1(mac) => tag.fill(&mac.finalize().into_bytes()),
-            Self::Sha256(mac) => tag.fill(&mac.finalize().into_bytes()),
-            Self::Sha512(mac) => tag.fill(&mac.finalize().into_bytes()),
-        }
-        tag
-    }
+fn run<M: Mac + Clone, E, R>(
+    key: &M,
+    feed: impl FnOnce(&mut dyn FnMut(&[u8])) -> Result<(), E>,
+    check: impl FnOnce(&Tag<'_>) -> R,
+) -> Result<R, E> {
+    let mut mac = key.clone();
+    feed(&mut |data| mac.update(data))?;
+    let mut out = mac.finalize().into_bytes();
+    let result = check(&Tag { bytes: &out });
+    out.as_mut_slice().zeroize();
+    Ok(result)
 }
 
 fn keyed<M: KeyInit>(key: &[u8]) -> Result<M, BuildError> {
@@ -74,32 +86,20 @@ impl fmt::Debug for KeyedMac {
     }
 }
 
-/// A computed MAC, compared only in constant time and wiped on drop.
-pub(crate) struct Tag {
-    bytes: [u8; MAX_TAG],
-    len: usize,
+/// A computed MAC, lent by [`KeyedMac::run`]: compared only in constant time.
+pub(crate) struct Tag<'a> {
+    bytes: &'a [u8],
 }
 
-impl Tag {
-    fn fill(&mut self, out: &[u8]) {
-        self.bytes[..out.len()].copy_from_slice(out);
-        self.len = out.len();
-    }
-
+impl Tag<'_> {
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
+        self.bytes
     }
 
     /// Constant-time equality; lengths are public (fixed by the algorithm).
+    #[inline]
     pub(crate) fn matches(&self, candidate: &[u8]) -> bool {
-        self.as_bytes().ct_eq(candidate).into()
-    }
-}
-
-impl Drop for Tag {
-    fn drop(&mut self) {
-        // Past `len` the buffer was never written: it is still zero.
-        self.bytes[..self.len].zeroize();
+        self.bytes.ct_eq(candidate).into()
     }
 }
 
@@ -117,10 +117,13 @@ mod tests {
         let key = Secret::from_bytes(*b"Jefe").unwrap();
         let msg = b"what do ya want for nothing?";
         let run = |algorithm| {
-            let mut mac = KeyedMac::new(algorithm, &key).unwrap();
-            mac.update(&msg[..7]);
-            mac.update(&msg[7..]);
-            hex(mac.finalize().as_bytes())
+            let mac = KeyedMac::new(algorithm, &key).unwrap();
+            let feed = |sink: &mut dyn FnMut(&[u8])| {
+                sink(&msg[..7]);
+                sink(&msg[7..]);
+                Ok::<_, ()>(())
+            };
+            mac.run(feed, |tag| hex(tag.as_bytes())).unwrap()
         };
         assert_eq!(
             run(Algorithm::Sha1),
@@ -140,8 +143,11 @@ mod tests {
     fn matches_sees_every_bit_of_every_length() {
         let key = Secret::from_bytes(*b"k").unwrap();
         for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
-            let tag = KeyedMac::new(algorithm, &key).unwrap().finalize();
-            let good = tag.as_bytes().to_vec();
+            let mac = KeyedMac::new(algorithm, &key).unwrap();
+            let good = mac
+                .run(|_| Ok::<_, ()>(()), |tag| tag.as_bytes().to_vec())
+                .unwrap();
+            let tag = Tag { bytes: &good };
             assert!(tag.matches(&good));
             for bit in 0..good.len() * 8 {
                 let mut flipped = good.clone();
@@ -158,8 +164,11 @@ mod tests {
     #[test]
     fn matches_needs_every_byte_and_the_length() {
         let key = Secret::from_bytes(*b"k").unwrap();
-        let tag = KeyedMac::new(Algorithm::Sha256, &key).unwrap().finalize();
-        let good = tag.as_bytes().to_vec();
+        let mac = KeyedMac::new(Algorithm::Sha256, &key).unwrap();
+        let good = mac
+            .run(|_| Ok::<_, ()>(()), |tag| tag.as_bytes().to_vec())
+            .unwrap();
+        let tag = Tag { bytes: &good };
         assert!(tag.matches(&good));
         let mut flipped = good.clone();
         flipped[31] ^= 1;

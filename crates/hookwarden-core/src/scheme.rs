@@ -409,6 +409,20 @@ impl Scheme {
         }
     }
 
+    /// Whether a signature header this scheme accepts is visible ASCII by
+    /// construction: the whole value is one encoded signature, after at most
+    /// a visible-ASCII prefix, and the hex and base64 decoders accept nothing
+    /// but visible ASCII. The list syntaxes hold entries no decoder reads.
+    pub(crate) fn decoder_reads_signature(&self) -> bool {
+        match &self.syntax {
+            SignatureSyntax::Bare => true,
+            SignatureSyntax::Prefixed(prefix) => {
+                crate::headers::is_visible_ascii(prefix.as_bytes())
+            }
+            SignatureSyntax::KeyValueList { .. } | SignatureSyntax::VersionedList { .. } => false,
+        }
+    }
+
     pub(crate) fn check_secret(&self, secret: &Secret) -> Result<(), BuildError> {
         match self.secret_length {
             Some((min, max)) if !(min..=max).contains(&secret.len()) => {

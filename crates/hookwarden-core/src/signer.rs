@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
 
 use crate::headers;
-use crate::mac::KeyedMac;
+use crate::mac::{KeyedMac, Tag};
 use crate::verifier::{feed, unix_millis};
 use crate::{
     signature, timestamp, BuildError, DeliveryId, DeliveryIdSource, Scheme, Secret, SignError,
@@ -155,8 +155,17 @@ impl Signer {
             }
         };
 
-        let mut mac = self.key.clone();
-        feed(&mut mac, scheme, &out, timestamp.as_deref(), body).map_err(|err| match err {
+        let feed = |sink: &mut dyn FnMut(&[u8])| {
+            feed(
+                sink,
+                scheme,
+                &out,
+                timestamp.as_ref().map(String::as_bytes),
+                body,
+            )
+        };
+        let encode = |tag: &Tag<'_>| signature::encode(scheme.encoding, tag.as_bytes());
+        let sig = self.key.run(feed, encode).map_err(|err| match err {
             VerifyError::MissingHeader { name } => SignError::MissingHeader { name },
             VerifyError::DuplicateHeader { name } | VerifyError::InvalidHeader { name } => {
                 SignError::InvalidHeaderValue { name }
@@ -166,7 +175,6 @@ impl Signer {
                 name: other.code().to_owned(),
             },
         })?;
-        let sig = signature::encode(scheme.encoding, mac.finalize().as_bytes());
         let value = match &scheme.syntax {
             SignatureSyntax::Bare => sig,
             SignatureSyntax::Prefixed(prefix) => format!("{prefix}{sig}"),

@@ -4,28 +4,34 @@ use crate::{TimestampFormat, VerifyError};
 
 /// Milliseconds since the Unix epoch, parsed from `text` in `format`.
 ///
-/// Only the exact syntax is accepted: no sign, no spaces, no exponent.
-pub(crate) fn parse(text: &str, format: TimestampFormat) -> Result<i128, VerifyError> {
+/// Only the exact syntax is accepted: no sign, no spaces, no exponent. So
+/// an accepted timestamp is visible ASCII (the verifier relies on it).
+pub(crate) fn parse(text: &[u8], format: TimestampFormat) -> Result<i128, VerifyError> {
     match format {
         TimestampFormat::UnixSeconds => Ok(digits(text)? * 1000),
         TimestampFormat::UnixMillis => digits(text),
-        TimestampFormat::Rfc3339 => rfc3339(text.as_bytes()).ok_or(VerifyError::MalformedTimestamp),
+        TimestampFormat::Rfc3339 => rfc3339(text).ok_or(VerifyError::MalformedTimestamp),
     }
 }
 
 /// A non-empty run of at most 19 ASCII digits (anything longer is outside
 /// any sane window and would overflow an `i64`).
-fn digits(text: &str) -> Result<i128, VerifyError> {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
+fn digits(bytes: &[u8]) -> Result<i128, VerifyError> {
+    if bytes.is_empty() || bytes.len() > 19 {
         return Err(VerifyError::MalformedTimestamp);
     }
-    // 19 digits fit a u64: no 128-bit multiplications.
-    Ok(i128::from(
-        bytes
-            .iter()
-            .fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0')),
-    ))
+    // One pass: each byte is read as a digit, and a byte that is none is
+    // noted, not branched on. 19 digits fit a u64: no 128-bit multiplications.
+    let mut not_digit = false;
+    let value = bytes.iter().fold(0u64, |acc, &b| {
+        let digit = b.wrapping_sub(b'0');
+        not_digit |= digit > 9;
+        acc.wrapping_mul(10).wrapping_add(u64::from(digit))
+    });
+    if not_digit {
+        return Err(VerifyError::MalformedTimestamp);
+    }
+    Ok(i128::from(value))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, `t`/`z` in either case.
@@ -160,8 +166,8 @@ mod tests {
 
     #[test]
     fn unix_seconds_strict() {
-        assert_eq!(parse("1649367553", UnixSeconds), Ok(1_649_367_553_000));
-        assert_eq!(parse("0", UnixSeconds), Ok(0));
+        assert_eq!(parse(b"1649367553", UnixSeconds), Ok(1_649_367_553_000));
+        assert_eq!(parse(b"0", UnixSeconds), Ok(0));
         for bad in [
             "hello",
             "",
@@ -176,12 +182,12 @@ mod tests {
             "１２３",
         ] {
             assert_eq!(
-                parse(bad, UnixSeconds),
+                parse(bad.as_bytes(), UnixSeconds),
                 Err(VerifyError::MalformedTimestamp),
                 "{bad:?}"
             );
             assert_eq!(
-                parse(bad, UnixMillis),
+                parse(bad.as_bytes(), UnixMillis),
                 Err(VerifyError::MalformedTimestamp),
                 "{bad:?}"
             );
@@ -202,7 +208,7 @@ mod tests {
             ("2016-12-31T23:59:60Z", 1_483_228_799_000),
         ];
         for (text, millis) in cases {
-            assert_eq!(parse(text, Rfc3339), Ok(millis), "{text}");
+            assert_eq!(parse(text.as_bytes(), Rfc3339), Ok(millis), "{text}");
         }
     }
 
@@ -226,10 +232,35 @@ mod tests {
             "2018-07-12T18:36:58+24:00",
         ] {
             assert_eq!(
-                parse(bad, Rfc3339),
+                parse(bad.as_bytes(), Rfc3339),
                 Err(VerifyError::MalformedTimestamp),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn only_visible_ascii_is_accepted() {
+        let cases = [
+            ("1649367553", UnixSeconds),
+            ("1649367553123", UnixMillis),
+            ("2018-07-12T18:36:58.123456Z", Rfc3339),
+            ("2018-07-12t16:06:58-02:30", Rfc3339),
+        ];
+        for (text, format) in cases {
+            assert!(parse(text.as_bytes(), format).is_ok(), "{text}");
+            for at in 0..text.len() {
+                for byte in 0..=255u8 {
+                    let mut bytes = text.as_bytes().to_vec();
+                    bytes[at] = byte;
+                    if parse(&bytes, format).is_ok() {
+                        assert!(
+                            crate::headers::is_visible_ascii(&bytes),
+                            "{format:?} {bytes:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -243,7 +274,7 @@ mod tests {
         ] {
             for fmt in [UnixSeconds, UnixMillis, Rfc3339] {
                 let text = format(millis, fmt).unwrap();
-                assert_eq!(parse(&text, fmt), Ok(millis), "{text}");
+                assert_eq!(parse(text.as_bytes(), fmt), Ok(millis), "{text}");
             }
         }
         assert_eq!(format(253_402_300_800_000, Rfc3339), None);

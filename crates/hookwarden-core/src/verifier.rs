@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use http::HeaderName;
 
 use crate::headers::{self, HeaderLookup};
-use crate::mac::KeyedMac;
+use crate::mac::{KeyedMac, Tag};
 use crate::{
     json, signature, timestamp, BuildError, DeliveryId, DeliveryIdSource, Part, Scheme, Secret,
     TimestampSource, VerifyError,
@@ -60,6 +60,9 @@ struct Inner {
     keys: Vec<KeyedMac>,
     /// Whether the signature covers the delivery ID; fixed by the scheme.
     id_signed: bool,
+    /// Whether the signature decoder reads every byte of an accepted
+    /// signature header; fixed by the scheme.
+    decoder_reads_signature: bool,
 }
 
 impl Verifier {
@@ -94,11 +97,13 @@ impl Verifier {
             return Err(BuildError::NoSecret);
         }
         let id_signed = scheme.signs_delivery_id();
+        let decoder_reads_signature = scheme.decoder_reads_signature();
         Ok(Self {
             inner: Arc::new(Inner {
                 scheme,
                 keys,
                 id_signed,
+                decoder_reads_signature,
             }),
         })
     }
@@ -161,21 +166,46 @@ impl Verifier {
     ) -> Result<Verified, VerifyError> {
         let scheme = &self.inner.scheme;
 
-        // Cheap checks, before any MAC.
-        let signature = headers::single(headers, &scheme.signature_header)?
-            .ok_or(VerifyError::MissingSignature)?;
-        let scanned = signature::scan(scheme, signature)?;
+        // Cheap checks, before any MAC. The signature header is checked as
+        // `headers::single` would, with the same errors in the same order,
+        // but where the decoder reads every byte of it (a bare or prefixed
+        // signature) an accepted value is visible ASCII already: only a
+        // rejected one is checked again, to tell an invalid header from a
+        // malformed signature.
+        let name = &scheme.signature_header;
+        let signature =
+            headers::single_unchecked(headers, name)?.ok_or(VerifyError::MissingSignature)?;
+        let scanned = match signature::scan(scheme, signature) {
+            Ok(scanned) if self.inner.decoder_reads_signature => scanned,
+            _ if !headers::is_visible_ascii(signature) => return Err(headers::invalid(name)),
+            scanned => scanned?,
+        };
         let timestamp = match &scheme.timestamp {
             None => None,
             Some((source, format)) => {
-                let text = match source {
-                    TimestampSource::Header(name) => headers::required(headers, name)?,
+                let (text, millis) = match source {
+                    TimestampSource::Header(name) => {
+                        let text = headers::single_unchecked(headers, name)?
+                            .ok_or_else(|| headers::missing(name))?;
+                        // As `headers::required` then `parse`, with the
+                        // same errors: a timestamp that parses is visible
+                        // ASCII already, so only one that does not is
+                        // checked, to tell an invalid header from a
+                        // malformed timestamp.
+                        match timestamp::parse(text, *format) {
+                            Ok(millis) => (text, millis),
+                            Err(_) if !headers::is_visible_ascii(text) => {
+                                return Err(headers::invalid(name))
+                            }
+                            Err(err) => return Err(err),
+                        }
+                    }
                     TimestampSource::SignatureParam(_) => {
-                        scanned.timestamp.ok_or(VerifyError::MalformedSignature)?
+                        let text = scanned.timestamp.ok_or(VerifyError::MalformedSignature)?;
+                        (text, timestamp::parse(text, *format)?)
                     }
                 };
-                let millis = timestamp::parse(text, *format)?;
-                check_window(scheme, millis, unix_millis(now()))?;
+                check_window(scheme, seconds(millis), unix_seconds(now()))?;
                 Some((text, millis))
             }
         };
@@ -195,15 +225,12 @@ impl Verifier {
         // The MACs, one per secret, until one matches.
         let mut matched = None;
         for (index, key) in self.inner.keys.iter().enumerate() {
-            let mut mac = key.clone();
-            feed_with(
-                &mut mac,
-                scheme,
-                |name| read.required(name),
-                timestamp.map(|(text, _)| text),
-                body,
-            )?;
-            if signature::any_matches(scheme, signature, &scanned, &mac.finalize()) {
+            let feed = |sink: &mut dyn FnMut(&[u8])| {
+                let timestamp = timestamp.map(|(text, _)| text);
+                feed_with(sink, scheme, |name| read.required(name), timestamp, body)
+            };
+            let check = |tag: &Tag<'_>| signature::any_matches(scheme, signature, &scanned, tag);
+            if key.run(feed, check)? {
                 matched = Some(index);
                 break;
             }
@@ -213,9 +240,9 @@ impl Verifier {
         // Only now is anything read from the body.
         let delivery_id = match &scheme.delivery_id {
             DeliveryIdSource::None => None,
-            DeliveryIdSource::Header(_) => {
-                header_id.filter(|id| !id.is_empty()).map(DeliveryId::new)
-            }
+            DeliveryIdSource::Header(_) => header_id
+                .filter(|id| !id.is_empty())
+                .map(DeliveryId::from_ascii),
             DeliveryIdSource::JsonPointer(pointer) => json::read_id(body, pointer.segments()),
             DeliveryIdSource::BodyDigest => Some(DeliveryId::hex(&Sha256::digest(body))),
         };
@@ -229,17 +256,17 @@ impl Verifier {
     }
 }
 
-/// Feeds the scheme's signed content to `mac`, part by part. Shared by the
-/// verifier and the signer so that both read the same bytes.
+/// Feeds the scheme's signed content to a MAC's `sink`, part by part.
+/// Shared by the verifier and the signer so that both read the same bytes.
 pub(crate) fn feed<H: HeaderLookup + ?Sized>(
-    mac: &mut KeyedMac,
+    sink: &mut dyn FnMut(&[u8]),
     scheme: &Scheme,
     headers: &H,
-    timestamp: Option<&str>,
+    timestamp: Option<&[u8]>,
     body: &[u8],
 ) -> Result<(), VerifyError> {
     feed_with(
-        mac,
+        sink,
         scheme,
         |name| headers::required(headers, name),
         timestamp,
@@ -249,19 +276,19 @@ pub(crate) fn feed<H: HeaderLookup + ?Sized>(
 
 /// [`feed`], reading each signed header with `header`.
 fn feed_with<'n, 'h>(
-    mac: &mut KeyedMac,
+    sink: &mut dyn FnMut(&[u8]),
     scheme: &'n Scheme,
-    mut header: impl FnMut(&'n HeaderName) -> Result<&'h str, VerifyError>,
-    timestamp: Option<&str>,
+    mut header: impl FnMut(&'n HeaderName) -> Result<&'h [u8], VerifyError>,
+    timestamp: Option<&[u8]>,
     body: &[u8],
 ) -> Result<(), VerifyError> {
     for part in &scheme.signed_content {
         match part {
-            Part::Literal(bytes) => mac.update(bytes),
-            Part::Header(name) => mac.update(header(name)?.as_bytes()),
+            Part::Literal(bytes) => sink(bytes),
+            Part::Header(name) => sink(header(name)?),
             // `Scheme::validate` refuses a timestamp part without a timestamp source.
-            Part::Timestamp => mac.update(timestamp.unwrap_or_default().as_bytes()),
-            Part::Body => mac.update(body),
+            Part::Timestamp => sink(timestamp.unwrap_or_default()),
+            Part::Body => sink(body),
         }
     }
     Ok(())
@@ -270,12 +297,15 @@ fn feed_with<'n, 'h>(
 /// How many headers [`ReadHeaders`] remembers; past that it reads again.
 const REMEMBERED: usize = 4;
 
+/// A header [`ReadHeaders`] read, and what [`headers::single`] said of it.
+type Seen<'n, 'h> = (&'n HeaderName, Option<&'h [u8]>);
+
 /// A request's headers, each checked (single, visible ASCII) once and then
 /// remembered: the same answers as [`headers::single`], without reading a
 /// header again for each use.
 struct ReadHeaders<'n, 'h, H: ?Sized> {
     headers: &'h H,
-    seen: [Option<(&'n HeaderName, Option<&'h str>)>; REMEMBERED],
+    seen: [Option<Seen<'n, 'h>>; REMEMBERED],
 }
 
 impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
@@ -287,7 +317,7 @@ impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
     }
 
     /// As [`headers::single`].
-    fn single(&mut self, name: &'n HeaderName) -> Result<Option<&'h str>, VerifyError> {
+    fn single(&mut self, name: &'n HeaderName) -> Result<Option<&'h [u8]>, VerifyError> {
         if let Some(value) = self.remembered(name) {
             return Ok(value);
         }
@@ -299,14 +329,14 @@ impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
     }
 
     /// As [`headers::required`].
-    fn required(&mut self, name: &'n HeaderName) -> Result<&'h str, VerifyError> {
+    fn required(&mut self, name: &'n HeaderName) -> Result<&'h [u8], VerifyError> {
         self.single(name)?
             .ok_or_else(|| VerifyError::MissingHeader {
                 name: name.as_str().to_owned(),
             })
     }
 
-    fn remembered(&self, name: &HeaderName) -> Option<Option<&'h str>> {
+    fn remembered(&self, name: &HeaderName) -> Option<Option<&'h [u8]>> {
         self.seen
             .iter()
             .map_while(|slot| *slot)
@@ -315,9 +345,9 @@ impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
     }
 }
 
-/// The tolerance window, at one-second resolution.
-fn check_window(scheme: &Scheme, millis: i128, now_millis: i128) -> Result<(), VerifyError> {
-    let (ts, now) = (seconds(millis), seconds(now_millis));
+/// The tolerance window, at one-second resolution: `ts` and `now` are whole
+/// seconds since the epoch.
+fn check_window(scheme: &Scheme, ts: i128, now: i128) -> Result<(), VerifyError> {
     if now - ts > i128::from(scheme.tolerance_past.as_secs()) {
         Err(VerifyError::StaleTimestamp)
     } else if ts - now > i128::from(scheme.tolerance_future.as_secs()) {
@@ -334,6 +364,15 @@ fn seconds(millis: i128) -> i128 {
     match i64::try_from(millis) {
         Ok(millis) => i128::from(millis.div_euclid(1000)),
         Err(_) => millis.div_euclid(1000),
+    }
+}
+
+/// `seconds(unix_millis(time))`, without the 128-bit milliseconds for a
+/// time after the epoch (the clock of every real server).
+fn unix_seconds(time: SystemTime) -> i128 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i128::from(after.as_secs()),
+        Err(_) => seconds(unix_millis(time)),
     }
 }
 
@@ -411,7 +450,81 @@ impl Verified {
 
 #[cfg(test)]
 mod tests {
-    use super::seconds;
+    use super::{seconds, unix_millis, unix_seconds};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn signature_headers_the_decoder_reads_keep_their_errors() {
+        use crate::{presets, SignatureSyntax, Verifier, VerifyError};
+        use http::{HeaderMap, HeaderValue};
+
+        // Bare and prefixed with a visible prefix (the decoder reads every
+        // byte of an accepted header), and a prefix that is not ASCII (the
+        // header is checked as before).
+        let schemes = [
+            (presets::ntxpay(), ""),
+            (presets::github(), "sha256="),
+            (
+                presets::github().with_syntax(SignatureSyntax::Prefixed("é=".into())),
+                "é=",
+            ),
+        ];
+        let hex = "ab".repeat(32);
+        let hex = hex.as_bytes();
+        for (scheme, prefix) in schemes {
+            let prefix = prefix.as_bytes();
+            let invalid = VerifyError::InvalidHeader {
+                name: scheme.signature_header().as_str().to_owned(),
+            };
+            // A header with a prefix that is not ASCII is never read.
+            let readable = |err: VerifyError| {
+                if prefix.is_ascii() {
+                    err
+                } else {
+                    invalid.clone()
+                }
+            };
+            let cases: [(Vec<u8>, VerifyError); 5] = [
+                (
+                    [prefix, hex].concat(),
+                    readable(VerifyError::SignatureMismatch),
+                ),
+                ([prefix, &hex[..63], b"\xe9"].concat(), invalid.clone()),
+                ([prefix, b"\xe9", &hex[1..]].concat(), invalid.clone()),
+                ([b"\xe9", prefix, hex].concat(), invalid.clone()),
+                (
+                    [prefix, b"\t", &hex[1..]].concat(),
+                    readable(VerifyError::MalformedSignature),
+                ),
+            ];
+            let verifier = Verifier::new(scheme.clone(), "secret-0123").unwrap();
+            for (value, expected) in cases {
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    scheme.signature_header(),
+                    HeaderValue::from_bytes(&value).unwrap(),
+                );
+                let err = verifier.verify(&headers, b"{}").unwrap_err();
+                assert_eq!(err, expected, "{}: {value:?}", scheme.name());
+            }
+        }
+    }
+
+    #[test]
+    fn unix_seconds_are_the_whole_seconds_of_unix_millis() {
+        for millis in [0u64, 1, 999, 1000, 1001, 1_700_000_000_999] {
+            let duration = Duration::from_millis(millis);
+            for time in [UNIX_EPOCH + duration, UNIX_EPOCH - duration] {
+                assert_eq!(unix_seconds(time), seconds(unix_millis(time)), "{time:?}");
+            }
+        }
+        for odd in [Duration::new(5, 1), Duration::new(5, 999_999_999)] {
+            for time in [UNIX_EPOCH + odd, UNIX_EPOCH - odd] {
+                assert_eq!(unix_seconds(time), seconds(unix_millis(time)), "{time:?}");
+            }
+        }
+        assert_eq!(unix_seconds(UNIX_EPOCH + Duration::new(5, 999_999_999)), 5);
+    }
 
     #[test]
     fn seconds_round_down_in_both_widths() {
