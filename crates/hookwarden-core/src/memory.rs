@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{ready, Future};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -30,17 +30,19 @@ const DONE: u64 = 0;
 ///
 /// # Keys are kept as 128-bit fingerprints
 /// The store does not keep the keys themselves: each key is hashed once per
-/// call by two instances of std's `RandomState` with independent random keys
-/// (SipHash-1-3 today, the keyed hash of `std::collections::HashMap`), and
-/// the two 64-bit values are the entry's identity. One picks the shard and
-/// the bucket, the other is compared on lookup. So an entry is a fixed 40
-/// bytes inside the table: no allocation per key, and a lookup touches the
-/// table's own memory only (no pointer to a separately allocated key).
+/// call with std's `RandomState`, randomly keyed per store (SipHash-1-3
+/// today, the keyed hash of `std::collections::HashMap`), and two 64-bit
+/// values taken from that one pass are the entry's identity: the hash of the
+/// key, and the hash of the key followed by one more byte (which costs one
+/// more finalisation, not a second pass over the key). One picks the shard
+/// and the bucket, the other is compared on lookup. So an entry is a fixed
+/// 40 bytes inside the table: no allocation per key, and a lookup touches
+/// the table's own memory only (no pointer to a separately allocated key).
 ///
-/// Two different keys would be taken for one only if both hashes collided:
-/// for keys that cannot see the random hash keys, a chance of about 2⁻¹²⁸
-/// per pair, below 2⁻⁸⁰ for a billion deliveries checked against a full
-/// store of 100,000 entries. Keys come from deliveries, so the hash stays a keyed
+/// Two different keys would be taken for one only if both values collided:
+/// SipHash is a pseudorandom function of its secret key, so for senders who
+/// cannot see that key this is a chance of about 2⁻¹²⁸ per pair, below 2⁻⁸⁰
+/// for a billion deliveries checked against a full store of 100,000 entries. Keys come from deliveries, so the hash stays a keyed
 /// one (SipHash, not a faster unkeyed or weakly keyed hash): a sender must
 /// not be able to pick the buckets its keys land in (hash flooding) nor
 /// craft a collision.
@@ -66,31 +68,31 @@ struct Inner {
     evictions: AtomicU64,
 }
 
-/// The two independently keyed hashers a key's [`Fingerprint`] comes from.
-struct Hashers {
-    hash: RandomState,
-    check: RandomState,
-}
+/// The randomly keyed hasher a key's [`Fingerprint`] comes from.
+struct Hashers(RandomState);
 
 impl Hashers {
     fn new() -> Self {
-        Self {
-            hash: RandomState::new(),
-            check: RandomState::new(),
-        }
+        Self(RandomState::new())
     }
 
+    /// The keyed hash of `key`, and of `key` followed by a byte: two values
+    /// of the same pseudorandom function on distinct inputs, from one pass.
     fn fingerprint(&self, key: &str) -> Fingerprint {
+        let mut hasher = self.0.build_hasher();
+        key.hash(&mut hasher);
+        let hash = hasher.finish();
+        hasher.write_u8(1);
         Fingerprint {
-            hash: self.hash.hash_one(key),
-            check: self.check.hash_one(key),
+            hash,
+            check: hasher.finish(),
         }
     }
 }
 
-/// What the store keeps of a key: two independently keyed 64-bit hashes.
-/// `hash` places the entry (shard and bucket), `check` tells apart keys
-/// whose `hash` collided.
+/// What the store keeps of a key: two keyed 64-bit hashes. `hash` places
+/// the entry (shard and bucket), `check` tells apart keys whose `hash`
+/// collided.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Fingerprint {
     hash: u64,
@@ -452,6 +454,21 @@ mod tests {
         assert_eq!(shard.make_room(2, 10), 1);
         assert!(shard.get_mut(b).is_none(), "b was the oldest live entry");
         assert!(shard.get_mut(a).is_some());
+    }
+
+    /// The fingerprint's first half is the store's plain keyed hash of the
+    /// key; the second is another value of it, and both depend on the key.
+    #[test]
+    fn fingerprints_come_from_one_keyed_hash() {
+        let hashers = Hashers::new();
+        let one = hashers.fingerprint("sw:msg_1");
+        assert_eq!(one.hash, hashers.0.hash_one("sw:msg_1"));
+        assert_ne!(one.hash, one.check);
+        assert_eq!(one, hashers.fingerprint("sw:msg_1"));
+        let two = hashers.fingerprint("sw:msg_2");
+        assert!(one.hash != two.hash && one.check != two.check);
+        // Another store, another random key.
+        assert_ne!(one, Hashers::new().fingerprint("sw:msg_1"));
     }
 
     /// Keys are told apart by their whole fingerprint, not only by the hash
