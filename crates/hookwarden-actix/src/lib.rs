@@ -35,6 +35,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::{poll_fn, ready, Future, Ready};
 use std::ops::Deref;
@@ -46,7 +47,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{
     forward_ready, Extensions, Payload, Service, ServiceRequest, ServiceResponse, Transform,
 };
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderName as ActixHeaderName};
 use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, BytesMut, PayloadConfig};
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
@@ -129,6 +130,7 @@ where
             service: Rc::new(service),
             gate: Arc::clone(&self.gate),
             handler_data: Rc::new(handler_data),
+            names: Rc::default(),
         }))
     }
 }
@@ -140,6 +142,8 @@ pub struct WebhookMiddleware<S, St = MemoryStore> {
     /// App data added to each admitted request: a `PayloadConfig` as large
     /// as the gate's body limit.
     handler_data: Rc<Extensions>,
+    /// The header names the gate looks up, in actix-web's type.
+    names: Rc<Names>,
 }
 
 impl<S, St> fmt::Debug for WebhookMiddleware<S, St> {
@@ -168,7 +172,8 @@ where
         let service = Rc::clone(&self.service);
         let gate = Arc::clone(&self.gate);
         let handler_data = Rc::clone(&self.handler_data);
-        Box::pin(handle(gate, service, handler_data, req))
+        let names = Rc::clone(&self.names);
+        Box::pin(handle(gate, service, handler_data, names, req))
     }
 }
 
@@ -177,13 +182,14 @@ async fn handle<S, B, St>(
     gate: Arc<Gate<St>>,
     service: Rc<S>,
     handler_data: Rc<Extensions>,
+    names: Rc<Names>,
     mut req: ServiceRequest,
 ) -> Result<ServiceResponse<EitherBody<B>>, Error>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     St: DedupeStore,
 {
-    if let Err(rejection) = gate.precheck(&Headers(req.headers())) {
+    if let Err(rejection) = gate.precheck(&Headers(req.headers(), &names)) {
         return Ok(answer(req, &rejection));
     }
     // One deadline for the whole body, however it trickles in.
@@ -198,7 +204,7 @@ where
             return Ok(answer(req, &gate.refuse(Rejection::BodyReadTimeout)));
         }
     };
-    let admitted = match gate.admit(&Headers(req.headers()), &body).await {
+    let admitted = match gate.admit(&Headers(req.headers(), &names), &body).await {
         Ok(admitted) => admitted,
         Err(rejection) => return Ok(answer(req, &rejection)),
     };
@@ -261,11 +267,51 @@ fn status(rejection: &Rejection) -> StatusCode {
 }
 
 /// actix-web's header map, seen through the core's lookup trait.
-struct Headers<'a>(&'a HeaderMap);
+struct Headers<'a>(&'a HeaderMap, &'a Names);
 
 impl HeaderLookup for Headers<'_> {
     fn lookup(&self, name: &HeaderName) -> Lookup<'_> {
-        Lookup::from_values(self.0.get_all(name.as_str()).map(|value| value.as_bytes()))
+        let map = self.0;
+        self.1.with(name, |converted| {
+            let values = match converted {
+                Some(converted) => map.get_all(converted),
+                None => map.get_all(name.as_str()),
+            };
+            Lookup::from_values(values.map(|value| value.as_bytes()))
+        })
+    }
+}
+
+/// The header names the gate has looked up, converted once to actix-web's
+/// own `HeaderName` (actix-web uses another version of the `http` crate).
+///
+/// Looking a header up by its text parses the name on every call, and for a
+/// name outside the standard ones (`webhook-id`, `x-hub-signature-256`)
+/// allocates a copy of it: three allocations per Standard Webhooks delivery.
+/// A gate reads a handful of names (its scheme's and `Content-Length`), so
+/// the list stays short; it is per worker, like the middleware.
+#[derive(Default)]
+struct Names(RefCell<Vec<(HeaderName, ActixHeaderName)>>);
+
+impl Names {
+    /// Names kept at most; any other is converted on each lookup.
+    const MAX: usize = 16;
+
+    /// Runs `f` with `name` in actix-web's type (`None` if it has no
+    /// equivalent there, which a valid name always has).
+    fn with<T>(&self, name: &HeaderName, f: impl FnOnce(Option<&ActixHeaderName>) -> T) -> T {
+        let mut names = self.0.borrow_mut();
+        if let Some((_, converted)) = names.iter().find(|(known, _)| known == name) {
+            return f(Some(converted));
+        }
+        let Ok(converted) = ActixHeaderName::from_bytes(name.as_str().as_bytes()) else {
+            return f(None);
+        };
+        if names.len() < Self::MAX {
+            names.push((name.clone(), converted));
+            return f(names.last().map(|(_, converted)| converted));
+        }
+        f(Some(&converted))
     }
 }
 
@@ -348,6 +394,39 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "whsec_actix_unit_test";
+
+    /// Lookups through the converted names find what lookups by text
+    /// found, the first time and from the list; the list stays bounded.
+    #[test]
+    fn header_lookups_through_converted_names() {
+        use actix_web::http::header::HeaderValue;
+        use hookwarden_core::http::header::CONTENT_LENGTH;
+
+        let mut map = HeaderMap::new();
+        let (id, twice) = (
+            ActixHeaderName::from_static("webhook-id"),
+            ActixHeaderName::from_static("x-twice"),
+        );
+        map.insert(id, HeaderValue::from_static("msg_1"));
+        map.append(twice.clone(), HeaderValue::from_static("a"));
+        map.append(twice, HeaderValue::from_static("b"));
+        let names = Names::default();
+        let headers = Headers(&map, &names);
+        let id = HeaderName::from_static("webhook-id");
+        for _ in 0..2 {
+            assert!(matches!(headers.lookup(&id), Lookup::One(b"msg_1")));
+            let twice = HeaderName::from_static("x-twice");
+            assert!(matches!(headers.lookup(&twice), Lookup::Repeated));
+            assert!(matches!(headers.lookup(&CONTENT_LENGTH), Lookup::Missing));
+        }
+        assert_eq!(names.0.borrow().len(), 3);
+        for i in 0..2 * Names::MAX {
+            let other = HeaderName::from_bytes(format!("x-other-{i}").as_bytes()).unwrap();
+            assert!(matches!(headers.lookup(&other), Lookup::Missing));
+        }
+        assert_eq!(names.0.borrow().len(), Names::MAX);
+        assert!(matches!(headers.lookup(&id), Lookup::One(b"msg_1")));
+    }
 
     /// A body over actix-web's own 256 KiB payload limit and under the
     /// gate's reaches a `web::Bytes` handler whole, and one over the gate's

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{ready, Future};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -27,8 +27,25 @@ const DONE: u64 = 0;
 /// Bounded: past its capacity it drops expired entries first, then the
 /// oldest. Sharded behind 32 locks, held only for a map lookup. Entries expire
 /// lazily (no background thread). Cheap to clone: clones share the entries.
-/// Each call hashes its key once, with a randomly keyed SipHash (keys come
-/// from deliveries, so they must not be able to pick their buckets).
+///
+/// # Keys are kept as 128-bit fingerprints
+/// The store does not keep the keys themselves: each key is hashed once per
+/// call with std's `RandomState`, randomly keyed per store (SipHash-1-3
+/// today, the keyed hash of `std::collections::HashMap`), and two 64-bit
+/// values taken from that one pass are the entry's identity: the hash of the
+/// key, and the hash of the key followed by one more byte (which costs one
+/// more finalisation, not a second pass over the key). One picks the shard
+/// and the bucket, the other is compared on lookup. So an entry is a fixed
+/// 40 bytes inside the table: no allocation per key, and a lookup touches
+/// the table's own memory only (no pointer to a separately allocated key).
+///
+/// Two different keys would be taken for one only if both values collided:
+/// SipHash is a pseudorandom function of its secret key, so for senders who
+/// cannot see that key this is a chance of about 2⁻¹²⁸ per pair, below 2⁻⁸⁰
+/// for a billion deliveries checked against a full store of 100,000 entries. Keys come from deliveries, so the hash stays a keyed
+/// one (SipHash, not a faster unkeyed or weakly keyed hash): a sender must
+/// not be able to pick the buckets its keys land in (hash flooding) nor
+/// craft a collision.
 ///
 /// ```
 /// use hookwarden_core::MemoryStore;
@@ -45,23 +62,58 @@ pub struct MemoryStore {
 struct Inner {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
-    hasher: RandomState,
+    hashers: Hashers,
     epoch: Instant,
     next_token: AtomicU64,
     evictions: AtomicU64,
 }
 
+/// The randomly keyed hasher a key's [`Fingerprint`] comes from.
+struct Hashers(RandomState);
+
+impl Hashers {
+    fn new() -> Self {
+        Self(RandomState::new())
+    }
+
+    /// The keyed hash of `key`, and of `key` followed by a byte: two values
+    /// of the same pseudorandom function on distinct inputs, from one pass.
+    fn fingerprint(&self, key: &str) -> Fingerprint {
+        let mut hasher = self.0.build_hasher();
+        key.hash(&mut hasher);
+        let hash = hasher.finish();
+        hasher.write_u8(1);
+        Fingerprint {
+            hash,
+            check: hasher.finish(),
+        }
+    }
+}
+
+/// What the store keeps of a key: two keyed 64-bit hashes. `hash` places
+/// the entry (shard and bucket), `check` tells apart keys whose `hash`
+/// collided.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Fingerprint {
+    hash: u64,
+    check: u64,
+}
+
 #[derive(Default)]
 struct Shard {
-    /// The entries, found by the hash the store computed for their key.
+    /// The entries, found by their fingerprint's hash.
     slots: HashTable<Entry>,
-    /// Keys in insertion order, with their hash; an entry whose key was
-    /// since removed or inserted anew is stale and skipped.
-    order: VecDeque<(u64, Arc<str>)>,
+    /// Keys in insertion order, with the insertion's number; an entry whose
+    /// key was since removed or inserted anew is stale and skipped.
+    order: VecDeque<(Fingerprint, u64)>,
+    /// The number of the next insertion into this shard.
+    inserted: u64,
 }
 
 struct Entry {
-    key: Arc<str>,
+    fingerprint: Fingerprint,
+    /// Which insertion put the key here, matched against the line.
+    insertion: u64,
     slot: Slot,
 }
 
@@ -85,7 +137,7 @@ impl MemoryStore {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
                 per_shard: capacity.div_ceil(SHARDS).max(1),
-                hasher: RandomState::new(),
+                hashers: Hashers::new(),
                 epoch: Instant::now(),
                 next_token: AtomicU64::new(DONE + 1),
                 evictions: AtomicU64::new(0),
@@ -113,24 +165,21 @@ impl MemoryStore {
         millis(self.inner.epoch.elapsed())
     }
 
-    /// The key's hash, computed once per call, and its shard, locked.
-    fn shard(&self, key: &str) -> (u64, MutexGuard<'_, Shard>) {
-        let hash = self.hash(key);
-        (hash, lock(&self.inner.shards[shard_index(hash)]))
-    }
-
-    fn hash(&self, key: &str) -> u64 {
-        self.inner.hasher.hash_one(key)
+    /// The key's fingerprint, computed once per call, and its shard, locked.
+    fn shard(&self, key: &str) -> (Fingerprint, MutexGuard<'_, Shard>) {
+        let fingerprint = self.inner.hashers.fingerprint(key);
+        let shard = lock(&self.inner.shards[shard_index(fingerprint.hash)]);
+        (fingerprint, shard)
     }
 
     fn reserve_now(&self, key: &str, lease: Duration) -> Reservation {
         let now = self.now();
-        let (hash, mut shard) = self.shard(key);
+        let (fingerprint, mut shard) = self.shard(key);
         let fresh = || Slot {
             token: self.inner.next_token.fetch_add(1, Ordering::Relaxed),
             expires: now.saturating_add(millis(lease)),
         };
-        let token = match shard.get_mut(hash, key) {
+        let token = match shard.get_mut(fingerprint) {
             Some(slot) if slot.expires > now && slot.token == DONE => return Reservation::Done,
             Some(slot) if slot.expires > now => return Reservation::InFlight,
             Some(slot) => {
@@ -140,7 +189,7 @@ impl MemoryStore {
             }
             None => {
                 let slot = fresh();
-                self.insert(&mut shard, hash, key, slot, now);
+                self.insert(&mut shard, fingerprint, slot, now);
                 slot.token
             }
         };
@@ -148,18 +197,10 @@ impl MemoryStore {
     }
 
     /// Inserts a new key, making room first.
-    fn insert(&self, shard: &mut Shard, hash: u64, key: &str, slot: Slot, now: u64) {
+    fn insert(&self, shard: &mut Shard, fingerprint: Fingerprint, slot: Slot, now: u64) {
         let evicted = shard.make_room(self.inner.per_shard, now);
         self.inner.evictions.fetch_add(evicted, Ordering::Relaxed);
-        let key: Arc<str> = key.into();
-        shard.order.push_back((hash, Arc::clone(&key)));
-        // Growing the table rehashes the entries, with the same hasher.
-        let hasher = &self.inner.hasher;
-        shard
-            .slots
-            .insert_unique(hash, Entry { key, slot }, |entry| {
-                hasher.hash_one(&*entry.key)
-            });
+        shard.insert(fingerprint, slot);
     }
 
     fn complete_now(&self, key: &str, token: Token, retention: Duration) {
@@ -168,8 +209,8 @@ impl MemoryStore {
             token: DONE,
             expires: now.saturating_add(millis(retention)),
         };
-        let (hash, mut shard) = self.shard(key);
-        match shard.get_mut(hash, key) {
+        let (fingerprint, mut shard) = self.shard(key);
+        match shard.get_mut(fingerprint) {
             // Still ours, even past the lease: nobody else took the key.
             Some(slot) if slot.token != DONE && u128::from(slot.token) == token.get() => {
                 *slot = done;
@@ -178,19 +219,19 @@ impl MemoryStore {
             Some(slot) if slot.expires > now => {}
             // Absent or expired, whoever held it: nobody holds it now.
             _ => {
-                shard.remove(hash, key);
-                self.insert(&mut shard, hash, key, done, now);
+                shard.remove(fingerprint);
+                self.insert(&mut shard, fingerprint, done, now);
             }
         }
     }
 
     fn release_now(&self, key: &str, token: Token) {
-        let (hash, mut shard) = self.shard(key);
+        let (fingerprint, mut shard) = self.shard(key);
         let held = shard
-            .get_mut(hash, key)
+            .get_mut(fingerprint)
             .is_some_and(|slot| slot.token != DONE && u128::from(slot.token) == token.get());
         if held {
-            shard.remove(hash, key);
+            shard.remove(fingerprint);
         }
     }
 }
@@ -204,21 +245,43 @@ fn shard_index(hash: u64) -> usize {
 }
 
 impl Shard {
-    fn get_mut(&mut self, hash: u64, key: &str) -> Option<&mut Slot> {
+    fn get_mut(&mut self, fingerprint: Fingerprint) -> Option<&mut Slot> {
         self.slots
-            .find_mut(hash, |entry| *entry.key == *key)
+            .find_mut(fingerprint.hash, |entry| entry.fingerprint == fingerprint)
             .map(|entry| &mut entry.slot)
     }
 
-    fn remove(&mut self, hash: u64, key: &str) {
-        if let Ok(entry) = self.slots.find_entry(hash, |entry| *entry.key == *key) {
+    fn remove(&mut self, fingerprint: Fingerprint) {
+        if let Ok(entry) = self
+            .slots
+            .find_entry(fingerprint.hash, |entry| entry.fingerprint == fingerprint)
+        {
             entry.remove();
         }
     }
 
-    /// The entry stored under this very key (not a stale copy of its name).
-    fn current(&self, hash: u64, key: &Arc<str>) -> Option<&Entry> {
-        self.slots.find(hash, |entry| Arc::ptr_eq(&entry.key, key))
+    /// Adds a key that is not in the table, at the back of the line.
+    fn insert(&mut self, fingerprint: Fingerprint, slot: Slot) {
+        let insertion = self.inserted;
+        self.inserted += 1;
+        self.order.push_back((fingerprint, insertion));
+        let entry = Entry {
+            fingerprint,
+            insertion,
+            slot,
+        };
+        // Growing the table moves entries by their stored hash: no key is hashed again.
+        self.slots
+            .insert_unique(fingerprint.hash, entry, |entry| entry.fingerprint.hash);
+    }
+
+    /// Whether the line's `(fingerprint, insertion)` is the entry in the table.
+    fn is_current(&self, fingerprint: Fingerprint, insertion: u64) -> bool {
+        self.slots
+            .find(fingerprint.hash, |entry| {
+                entry.fingerprint == fingerprint && entry.insertion == insertion
+            })
+            .is_some()
     }
 
     /// Drops expired entries from the front of the line (a couple per
@@ -233,13 +296,12 @@ impl Shard {
         let mut cleanup = 2;
         loop {
             let full = self.slots.len() >= capacity;
-            let Some((hash, key)) = self.order.front() else {
+            let Some(&(fingerprint, insertion)) = self.order.front() else {
                 break;
             };
-            let Ok(entry) = self
-                .slots
-                .find_entry(*hash, |entry| Arc::ptr_eq(&entry.key, key))
-            else {
+            let Ok(entry) = self.slots.find_entry(fingerprint.hash, |entry| {
+                entry.fingerprint == fingerprint && entry.insertion == insertion
+            }) else {
                 // Stale: its key was since removed or inserted anew.
                 self.order.pop_front();
                 continue;
@@ -259,7 +321,7 @@ impl Shard {
         }
         if self.order.len() > 2 * capacity + 16 {
             let mut order = std::mem::take(&mut self.order);
-            order.retain(|(hash, key)| self.current(*hash, key).is_some());
+            order.retain(|&(fingerprint, insertion)| self.is_current(fingerprint, insertion));
             self.order = order;
         }
         evicted
@@ -339,6 +401,7 @@ mod tests {
     fn eviction_drops_the_oldest_and_counts_it() {
         let store = MemoryStore::with_capacity(SHARDS); // one entry per shard
         let first = "key-0".to_owned();
+        let shard_of = |key: &str| shard_index(store.inner.hashers.fingerprint(key).hash);
         acquired(store.reserve_now(&first, LEASE));
         // Keys until one lands in the first key's shard (the hasher is
         // seeded at random, so how many that takes varies).
@@ -347,7 +410,7 @@ mod tests {
             if let Reservation::Acquired(token) = store.reserve_now(&key, LEASE) {
                 store.complete_now(&key, token, KEEP);
             }
-            if shard_index(store.hash(&key)) == shard_index(store.hash(&first)) {
+            if shard_of(&key) == shard_of(&first) {
                 break;
             }
         }
@@ -359,23 +422,79 @@ mod tests {
 
     #[test]
     fn expired_entries_go_before_live_ones() {
-        let hasher = RandomState::new();
+        let hashers = Hashers::new();
         let mut shard = Shard::default();
         for (name, expires) in [("old", 5), ("live", 1_000)] {
-            let key: Arc<str> = name.into();
-            let hash = hasher.hash_one(name);
-            shard.order.push_back((hash, Arc::clone(&key)));
             let slot = Slot {
                 token: DONE,
                 expires,
             };
-            shard
-                .slots
-                .insert_unique(hash, Entry { key, slot }, |e| hasher.hash_one(&*e.key));
+            shard.insert(hashers.fingerprint(name), slot);
         }
         assert_eq!(shard.make_room(2, 10), 0);
-        assert!(shard.get_mut(hasher.hash_one("old"), "old").is_none());
-        assert!(shard.get_mut(hasher.hash_one("live"), "live").is_some());
+        assert!(shard.get_mut(hashers.fingerprint("old")).is_none());
+        assert!(shard.get_mut(hashers.fingerprint("live")).is_some());
+    }
+
+    /// A key removed and inserted anew takes a new place at the back of the
+    /// line: its old place is stale and does not evict it early.
+    #[test]
+    fn a_key_inserted_anew_keeps_its_new_place() {
+        let hashers = Hashers::new();
+        let mut shard = Shard::default();
+        let live = Slot {
+            token: DONE,
+            expires: 1_000,
+        };
+        let (a, b) = (hashers.fingerprint("a"), hashers.fingerprint("b"));
+        shard.insert(a, live);
+        shard.insert(b, live);
+        shard.remove(a);
+        shard.insert(a, live); // the line is now: a (stale), b, a
+        assert_eq!(shard.make_room(2, 10), 1);
+        assert!(shard.get_mut(b).is_none(), "b was the oldest live entry");
+        assert!(shard.get_mut(a).is_some());
+    }
+
+    /// The fingerprint's first half is the store's plain keyed hash of the
+    /// key; the second is another value of it, and both depend on the key.
+    #[test]
+    fn fingerprints_come_from_one_keyed_hash() {
+        let hashers = Hashers::new();
+        let one = hashers.fingerprint("sw:msg_1");
+        assert_eq!(one.hash, hashers.0.hash_one("sw:msg_1"));
+        assert_ne!(one.hash, one.check);
+        assert_eq!(one, hashers.fingerprint("sw:msg_1"));
+        let two = hashers.fingerprint("sw:msg_2");
+        assert!(one.hash != two.hash && one.check != two.check);
+        // Another store, another random key.
+        assert_ne!(one, Hashers::new().fingerprint("sw:msg_1"));
+    }
+
+    /// Keys are told apart by their whole fingerprint, not only by the hash
+    /// that places them.
+    #[test]
+    fn keys_whose_hashes_collide_stay_apart() {
+        let mut shard = Shard::default();
+        let one = Fingerprint { hash: 7, check: 1 };
+        let two = Fingerprint { hash: 7, check: 2 };
+        shard.insert(
+            one,
+            Slot {
+                token: 5,
+                expires: 1_000,
+            },
+        );
+        assert!(shard.get_mut(two).is_none());
+        shard.insert(
+            two,
+            Slot {
+                token: 6,
+                expires: 1_000,
+            },
+        );
+        shard.remove(one);
+        assert_eq!(shard.get_mut(two).map(|slot| slot.token), Some(6));
     }
 
     #[test]
