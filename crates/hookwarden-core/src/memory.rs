@@ -42,10 +42,11 @@ const DONE: u64 = 0;
 /// Two different keys would be taken for one only if both values collided:
 /// SipHash is a pseudorandom function of its secret key, so for senders who
 /// cannot see that key this is a chance of about 2⁻¹²⁸ per pair, below 2⁻⁸⁰
-/// for a billion deliveries checked against a full store of 100,000 entries. Keys come from deliveries, so the hash stays a keyed
-/// one (SipHash, not a faster unkeyed or weakly keyed hash): a sender must
-/// not be able to pick the buckets its keys land in (hash flooding) nor
-/// craft a collision.
+/// for a billion deliveries checked against a full store of 100,000
+/// entries. Keys come from deliveries, so the hash stays a keyed one
+/// (SipHash, not a faster unkeyed or weakly keyed hash): a sender must not
+/// be able to pick the buckets its keys land in (hash flooding) nor craft a
+/// collision.
 ///
 /// ```
 /// use hookwarden_core::MemoryStore;
