@@ -11,7 +11,13 @@
 //! - `--rounds N` (default 3): every server is measured once per round, in
 //!   turn, so that a change in the machine's load touches all of them;
 //! - `--connections N` (default 64);
-//! - `--only a,b` to run only the servers named.
+//! - `--only a,b` to run only the servers named;
+//! - `--together`: each round runs every server at once, all on core 0,
+//!   with the connections shared out among them, instead of one after the
+//!   other. On a shared machine whose speed changes from second to second
+//!   the servers then see the same machine, and their CPU per request can
+//!   be compared; their req/s depend on how the core was shared and say
+//!   little.
 //!
 //! Each server runs in a process of its own on core 0 and the generator in
 //! one on core 1 (`taskset`), when the machine has two cores and `taskset`.
@@ -26,6 +32,11 @@
 //! The servers, all answering 200 `ok`:
 //! - `axum-baseline`, `actix-baseline`: the handler takes the body
 //!   (`Bytes`) and checks nothing;
+//! - `axum-mac`, `actix-mac`: the baseline plus the bare MAC: the handler
+//!   feeds a pre-keyed HMAC the signed parts and checks the signature with
+//!   `verify_slice`; no other check, no dedupe. What it costs beyond the
+//!   baseline is the MAC's cost in a server, the unit of the issue's budget
+//!   (hookwarden may add at most 1.3 times it, column `extra / MAC`);
 //! - `axum-naive`, `actix-naive`: a middleware buffering the body, keying
 //!   HMAC anew per request over `format!("{id}.{ts}.{body}")`, comparing
 //!   base64 text with `==`, deduplicating in a `Mutex<HashMap>`: what a
@@ -54,9 +65,11 @@ const BODY_LEN: usize = 1024;
 
 const SERVERS: &[&str] = &[
     "axum-baseline",
+    "axum-mac",
     "axum-naive",
     "axum-hookwarden",
     "actix-baseline",
+    "actix-mac",
     "actix-naive",
     "actix-hookwarden",
     "axum-hookwarden-redis",
@@ -69,7 +82,7 @@ fn main() {
         Some("serve") => serve(&args[1], &args[2], args.get(3).map(String::as_str)),
         Some("drive") => drive(&args[1..]),
         _ => {
-            eprintln!("usage: hookwarden-load load [--seconds N] [--warmup N] [--rounds N] [--connections N] [--only a,b]");
+            eprintln!("usage: hookwarden-load load [--seconds N] [--warmup N] [--rounds N] [--connections N] [--only a,b] [--together]");
             std::process::exit(2);
         }
     }
@@ -115,6 +128,24 @@ async fn axum_server(name: &str, addr: SocketAddr, redis: Option<&str>) {
     let route = Router::new().route("/hook", post(ok));
     let app = match name {
         "axum-baseline" => route,
+        "axum-mac" => {
+            let floor = Arc::new(Floor::new());
+            Router::new().route(
+                "/hook",
+                post(
+                    move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                        let ok = floor.check(|name| headers.get(name).map(|v| v.as_bytes()), &body);
+                        async move {
+                            if ok {
+                                axum::http::StatusCode::OK
+                            } else {
+                                axum::http::StatusCode::UNAUTHORIZED
+                            }
+                        }
+                    },
+                ),
+            )
+        }
         "axum-naive" => {
             let state = Naive::new();
             route.layer(axum::middleware::from_fn(move |req, next| {
@@ -146,12 +177,17 @@ async fn actix(name: &str, addr: SocketAddr) {
     let name = name.to_owned();
     let webhook = Webhook::new(verifier());
     let naive = Naive::new();
+    let floor = web::Data::new(Floor::new());
     HttpServer::new(move || {
         let (name, webhook, naive) = (name.clone(), webhook.clone(), naive.clone());
+        let floor = floor.clone();
         App::new().configure(move |config| {
             let resource = web::resource("/hook");
             match name.as_str() {
                 "actix-baseline" => config.service(resource.route(web::post().to(ok))),
+                "actix-mac" => config
+                    .app_data(floor)
+                    .service(resource.route(web::post().to(mac_actix))),
                 "actix-naive" => config.service(
                     resource
                         .wrap(actix_web::middleware::from_fn(move |req, next| {
@@ -172,6 +208,52 @@ async fn actix(name: &str, addr: SocketAddr) {
     .run()
     .await
     .expect("serve");
+}
+
+async fn mac_actix(
+    floor: actix_web::web::Data<Floor>,
+    req: actix_web::HttpRequest,
+    body: actix_web::web::Bytes,
+) -> actix_web::HttpResponse {
+    if floor.check(|name| req.headers().get(name).map(|v| v.as_bytes()), &body) {
+        actix_web::HttpResponse::Ok().body("ok")
+    } else {
+        actix_web::HttpResponse::Unauthorized().finish()
+    }
+}
+
+/// The bare MAC of a Standard Webhooks delivery: a pre-keyed HMAC cloned,
+/// fed `id.ts.body`, and checked against the header's one `v1,` signature
+/// with `verify_slice` (constant time). Nothing else is checked.
+struct Floor {
+    mac: Hmac<Sha256>,
+}
+
+impl Floor {
+    fn new() -> Self {
+        Self {
+            mac: Hmac::new_from_slice(&key()).expect("any key"),
+        }
+    }
+
+    fn check<'a>(&self, header: impl Fn(&str) -> Option<&'a [u8]>, body: &[u8]) -> bool {
+        let (Some(id), Some(ts), Some(signature)) = (
+            header("webhook-id"),
+            header("webhook-timestamp"),
+            header("webhook-signature"),
+        ) else {
+            return false;
+        };
+        let mut tag = [0u8; 48];
+        let decoded = signature
+            .strip_prefix(b"v1,")
+            .and_then(|b64| STANDARD.decode_slice(b64, &mut tag).ok());
+        let mut mac = self.mac.clone();
+        for part in [id, b".", ts, b".", body] {
+            mac.update(part);
+        }
+        decoded.is_some_and(|len| mac.verify_slice(&tag[..len]).is_ok())
+    }
 }
 
 fn verifier() -> Verifier {
@@ -437,6 +519,7 @@ struct Options {
     rounds: usize,
     connections: usize,
     only: Vec<String>,
+    together: bool,
 }
 
 fn options(args: &[String]) -> Options {
@@ -446,9 +529,14 @@ fn options(args: &[String]) -> Options {
         rounds: 3,
         connections: 64,
         only: SERVERS.iter().map(|s| s.to_string()).collect(),
+        together: false,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
+        if flag == "--together" {
+            options.together = true;
+            continue;
+        }
         let value = args
             .next()
             .unwrap_or_else(|| panic!("{flag} takes a value"));
@@ -603,69 +691,100 @@ fn load(args: &[String]) {
             options.rounds,
             loadavg()
         );
-        for (index, &server) in servers.iter().enumerate() {
-            let port = free_port();
-            let port_text = port.to_string();
-            let mut serve_args = vec!["serve", server, &port_text];
-            if server.ends_with("redis") {
-                serve_args.push(&redis_url);
-            }
-            let server_process = Owned(
-                run(pin, 0, &serve_args)
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("start a server"),
-            );
-            wait_for(port);
-            let pid = server_process.0.id();
-            let (cpu_before, wall_before) = (cpu_seconds(pid), Instant::now());
-            let prefix = format!("{round:x}{index:x}");
-            let output = run(
-                pin,
-                1,
-                &[
-                    "drive",
-                    &port_text,
-                    &options.warmup.to_string(),
-                    &options.seconds.to_string(),
-                    &options.connections.to_string(),
-                    &prefix,
-                ],
-            )
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run the generator");
-            let (cpu, wall) = (
-                cpu_seconds(pid) - cpu_before,
-                wall_before.elapsed().as_secs_f64(),
-            );
-            drop(server_process);
-            let text = String::from_utf8_lossy(&output.stdout);
-            let fields: Vec<&str> = text
-                .lines()
-                .find_map(|l| l.strip_prefix("RESULT "))
-                .unwrap_or_else(|| panic!("{server}: the generator printed {text}"))
-                .split_whitespace()
+        // In turn, one server at a time with every connection; or
+        // together, every server at once on the same core, the connections
+        // shared out, so that all of them see the same machine.
+        let batches: Vec<&[&str]> = if options.together {
+            vec![&servers[..]]
+        } else {
+            servers.chunks(1).collect()
+        };
+        let connections = if options.together {
+            (options.connections / servers.len()).max(1)
+        } else {
+            options.connections
+        };
+        for batch in batches {
+            let started: Vec<(Owned, String)> = batch
+                .iter()
+                .map(|&server| {
+                    let port = free_port().to_string();
+                    let mut serve_args = vec!["serve", server, &port];
+                    if server.ends_with("redis") {
+                        serve_args.push(&redis_url);
+                    }
+                    let process = run(pin, 0, &serve_args)
+                        .stdout(Stdio::null())
+                        .spawn()
+                        .expect("start a server");
+                    (Owned(process), port)
+                })
                 .collect();
-            let ok: f64 = fields[0].parse().expect("a count");
-            let measured = Measured {
-                rps: ok / fields[2].parse::<f64>().expect("seconds"),
-                p50: fields[3].parse().expect("µs"),
-                p99: fields[4].parse().expect("µs"),
-                failed: fields[1].parse().expect("a count"),
-                cpu_us: cpu * 1e6 / fields[5].parse::<f64>().expect("a count").max(1.0),
-                busy: cpu / wall,
-            };
-            println!(
-                "  {server:<24} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  server CPU {:>5.1} µs/req, core {:>3.0}% busy  failed {}",
-                measured.rps,
-                measured.p50,
-                measured.p99,
-                measured.cpu_us,
-                measured.busy * 100.0,
-                measured.failed
-            );
-            results.entry(server).or_default().push(measured);
+            for (_, port) in &started {
+                wait_for(port.parse().expect("a port"));
+            }
+            let before: Vec<f64> = started.iter().map(|(p, _)| cpu_seconds(p.0.id())).collect();
+            let wall_before = Instant::now();
+            let drivers: Vec<Child> = batch
+                .iter()
+                .zip(&started)
+                .map(|(&server, (_, port))| {
+                    let index = servers.iter().position(|s| *s == server).unwrap_or(0);
+                    let prefix = format!("{round:x}{index:x}");
+                    run(
+                        pin,
+                        1,
+                        &[
+                            "drive",
+                            port,
+                            &options.warmup.to_string(),
+                            &options.seconds.to_string(),
+                            &connections.to_string(),
+                            &prefix,
+                        ],
+                    )
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .expect("run the generator")
+                })
+                .collect();
+            let outputs: Vec<_> = drivers
+                .into_iter()
+                .map(|driver| driver.wait_with_output().expect("the generator's output"))
+                .collect();
+            let wall = wall_before.elapsed().as_secs_f64();
+            for (((&server, (process, _)), output), before) in
+                batch.iter().zip(&started).zip(outputs).zip(before)
+            {
+                let cpu = cpu_seconds(process.0.id()) - before;
+                let text = String::from_utf8_lossy(&output.stdout);
+                let fields: Vec<&str> = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("RESULT "))
+                    .unwrap_or_else(|| panic!("{server}: the generator printed {text}"))
+                    .split_whitespace()
+                    .collect();
+                let ok: f64 = fields[0].parse().expect("a count");
+                let measured = Measured {
+                    rps: ok / fields[2].parse::<f64>().expect("seconds"),
+                    p50: fields[3].parse().expect("µs"),
+                    p99: fields[4].parse().expect("µs"),
+                    failed: fields[1].parse().expect("a count"),
+                    cpu_us: cpu * 1e6 / fields[5].parse::<f64>().expect("a count").max(1.0),
+                    busy: cpu / wall,
+                };
+                println!(
+                    "  {server:<24} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  server CPU {:>5.1} µs/req, core {:>3.0}% busy  failed {}",
+                    measured.rps,
+                    measured.p50,
+                    measured.p99,
+                    measured.cpu_us,
+                    measured.busy * 100.0,
+                    measured.failed
+                );
+                results.entry(server).or_default().push(measured);
+            }
         }
     }
     println!("load average at the end: {}", loadavg());
@@ -684,7 +803,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn report(servers: &[&str], results: &HashMap<&str, Vec<Measured>>) {
     println!();
     println!(
-        "{:<24} {:>9} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>9} {:>9}",
+        "{:<24} {:>9} {:>9} {:>9} {:>8} {:>8} {:>11} {:>9} {:>9} {:>9} {:>12}",
         "server",
         "min r/s",
         "median",
@@ -694,7 +813,8 @@ fn report(servers: &[&str], results: &HashMap<&str, Vec<Measured>>) {
         "/ baseline",
         "/ naive",
         "CPU µs/r",
-        "CPU / bl"
+        "CPU / bl",
+        "extra / MAC"
     );
     for &server in servers {
         let runs = &results[server];
@@ -720,8 +840,21 @@ fn report(servers: &[&str], results: &HashMap<&str, Vec<Measured>>) {
                         .collect(),
                 )
             });
+        // CPU per request beyond the baseline, in units of the bare MAC's
+        // (the `-mac` server's CPU beyond the baseline), per round.
+        let extra_per_mac = results
+            .get(format!("{framework}-baseline").as_str())
+            .zip(results.get(format!("{framework}-mac").as_str()))
+            .map(|(base, mac)| {
+                median(
+                    runs.iter()
+                        .zip(base.iter().zip(mac))
+                        .map(|(a, (b, m))| (a.cpu_us - b.cpu_us) / (m.cpu_us - b.cpu_us))
+                        .collect(),
+                )
+            });
         println!(
-            "{server:<24} {:>9.0} {:>9.0} {:>9.0} {:>8.0} {:>8.0} {:>11} {:>9} {:>9.1} {:>9}",
+            "{server:<24} {:>9.0} {:>9.0} {:>9.0} {:>8.0} {:>8.0} {:>11} {:>9} {:>9.1} {:>9} {:>12}",
             rps.iter().copied().fold(f64::MAX, f64::min),
             median(rps.clone()),
             rps.iter().copied().fold(0.0, f64::max),
@@ -731,6 +864,7 @@ fn report(servers: &[&str], results: &HashMap<&str, Vec<Measured>>) {
             fmt(ratio_to(format!("{framework}-naive"))),
             median(runs.iter().map(|m| m.cpu_us).collect()),
             fmt(cpu_ratio),
+            fmt(extra_per_mac),
         );
         let failed: u64 = runs.iter().map(|m| m.failed).sum();
         if failed > 0 {
