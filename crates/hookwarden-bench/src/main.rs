@@ -37,12 +37,19 @@
 //!   `verify_slice`; no other check, no dedupe. What it costs beyond the
 //!   baseline is the MAC's cost in a server, the unit of the budget
 //!   (hookwarden may add at most 1.3 times it, column `extra / MAC`);
+//! - `axum-buffer`: a middleware that only buffers the body and hands it
+//!   on: what any buffering middleware costs in axum before it checks
+//!   anything (not in the default set; `--only` runs it);
 //! - `axum-naive`, `actix-naive`: a middleware buffering the body, keying
 //!   HMAC anew per request over `format!("{id}.{ts}.{body}")`, comparing
 //!   base64 text with `==`, deduplicating in a `Mutex<HashMap>`: what a
 //!   hand-written verifier usually does;
 //! - `axum-hookwarden`, `actix-hookwarden`: hookwarden's `WebhookLayer` /
 //!   `Webhook` middleware with the default `MemoryStore`;
+//! - `axum-hookwarden-small`: the same with a `MemoryStore` of 1,024
+//!   entries instead of the default 100,000: a store that stays in the
+//!   CPU's caches, to show what the default store's cache misses cost
+//!   (not in the default set either);
 //! - `axum-hookwarden-redis`: the layer with a `RedisStore` on a local
 //!   `redis-server` (pinned with the server, on core 0).
 
@@ -63,11 +70,17 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// The request body's size.
 const BODY_LEN: usize = 1024;
 
+/// Servers that explain a figure rather than answer a target: run only
+/// when `--only` names them.
+const DIAGNOSTIC: &[&str] = &["axum-buffer", "axum-hookwarden-small"];
+
 const SERVERS: &[&str] = &[
     "axum-baseline",
     "axum-mac",
+    "axum-buffer",
     "axum-naive",
     "axum-hookwarden",
+    "axum-hookwarden-small",
     "actix-baseline",
     "actix-mac",
     "actix-naive",
@@ -146,6 +159,7 @@ async fn axum_server(name: &str, addr: SocketAddr, redis: Option<&str>) {
                 ),
             )
         }
+        "axum-buffer" => route.route_layer(axum::middleware::from_fn(buffer_axum)),
         "axum-naive" => {
             let state = Naive::new();
             route.layer(axum::middleware::from_fn(move |req, next| {
@@ -153,6 +167,9 @@ async fn axum_server(name: &str, addr: SocketAddr, redis: Option<&str>) {
             }))
         }
         "axum-hookwarden" => route.route_layer(WebhookLayer::new(verifier())),
+        "axum-hookwarden-small" => route.route_layer(WebhookLayer::new(
+            Gate::new(verifier()).with_store(hookwarden_core::MemoryStore::with_capacity(1024)),
+        )),
         "axum-hookwarden-redis" => {
             let url = redis.expect("a Redis URL");
             let store = hookwarden_redis::RedisStore::connect(url)
@@ -302,6 +319,23 @@ impl Naive {
             return Err(409);
         }
         Ok(())
+    }
+}
+
+/// Buffers the body and passes the request on, checking nothing.
+async fn buffer_axum(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(parts, bytes.into()))
+                .await
+        }
+        Err(_) => axum::http::StatusCode::BAD_REQUEST.into_response(),
     }
 }
 
@@ -528,7 +562,11 @@ fn options(args: &[String]) -> Options {
         warmup: 2.0,
         rounds: 3,
         connections: 64,
-        only: SERVERS.iter().map(|s| s.to_string()).collect(),
+        only: SERVERS
+            .iter()
+            .filter(|s| !DIAGNOSTIC.contains(s))
+            .map(|s| s.to_string())
+            .collect(),
         together: false,
     };
     let mut args = args.iter();
