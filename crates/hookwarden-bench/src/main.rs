@@ -681,11 +681,16 @@ fn load(args: &[String]) {
             .status()
             .is_ok_and(|s| s.success());
     println!(
-        "hookwarden load harness: {} connections, {} s (+{} s warm-up) per server, {} rounds; {}",
+        "hookwarden load harness: {} connections, {} s (+{} s warm-up) per server, {} rounds{}; {}",
         options.connections,
         options.seconds,
         options.warmup,
         options.rounds,
+        if options.together {
+            ", all servers of a round at once"
+        } else {
+            ""
+        },
         if pin {
             "servers (and Redis) on core 0, generator on core 1".to_owned()
         } else {
