@@ -2,8 +2,9 @@
 # The benchmarks of issue 8, as BENCHMARKS.md reports them. Installs what is
 # missing (redis-server, valgrind, util-linux's taskset from Debian's
 # packages), then runs, in order:
-#   1. the load harness: axum and actix-web, bare / naive / hookwarden,
-#      and hookwarden with Redis (crates/hookwarden-bench);
+#   1. the load harness: axum and actix-web, bare / bare MAC / naive /
+#      hookwarden, and hookwarden with Redis (crates/hookwarden-bench), one
+#      server at a time and then all together;
 #   2. the paired ratios (verify / floor, RustCrypto / ring), then criterion's
 #      figures: cargo bench -p hookwarden-core;
 #   3. the peer comparison, a crate outside the workspace (benches/peers);
@@ -32,6 +33,8 @@ for part in "${parts[@]}"; do
         cargo build --release --locked -p hookwarden-bench
         # shellcheck disable=SC2086
         ./target/release/hookwarden-load load ${LOAD_ARGS:-}
+        # The same servers side by side, all at once on the same core.
+        ./target/release/hookwarden-load load --together --seconds 4 --warmup 1 --rounds 10
         ;;
     core)
         cargo bench --locked -p hookwarden-core --bench ratios
