@@ -330,7 +330,10 @@ impl<'n, 'h, H: HeaderLookup + ?Sized> ReadHeaders<'n, 'h, H> {
 
     /// As [`headers::required`].
     fn required(&mut self, name: &'n HeaderName) -> Result<&'h [u8], VerifyError> {
-        self.single(name)?.ok_or_else(|| headers::missing(name))
+        self.single(name)?
+            .ok_or_else(|| VerifyError::MissingHeader {
+                name: name.as_str().to_owned(),
+            })
     }
 
     fn remembered(&self, name: &HeaderName) -> Option<Option<&'h [u8]>> {
