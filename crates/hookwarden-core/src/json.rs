@@ -30,6 +30,9 @@ pub(crate) fn read_id(body: &[u8], segments: &[String]) -> Option<DeliveryId> {
         };
     }
     let end = skip_value(body, at)?;
+    if let Some(text) = plain_string(&body[at..end]) {
+        return (!text.is_empty()).then(|| DeliveryId::from_ascii(text));
+    }
     let mut de = serde_json::Deserializer::from_slice(&body[at..end]);
     let found = IdValue.deserialize(&mut de).ok()?;
     de.end().ok()?;
@@ -141,6 +144,16 @@ fn skip_string(body: &[u8], at: usize) -> Option<usize> {
         }
         at += 2;
     }
+}
+
+/// The text of a quoted string that is printable ASCII without escapes,
+/// the usual event ID: what `serde_json` would read from it, without it.
+/// Any other value is left to `serde_json`.
+fn plain_string(value: &[u8]) -> Option<&[u8]> {
+    let text = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    text.iter()
+        .all(|&b| (b' '..=b'~').contains(&b) && b != b'\\')
+        .then_some(text)
 }
 
 /// The first byte at or after `at` that is not JSON whitespace.
@@ -272,6 +285,31 @@ mod tests {
         // Brackets and escaped quotes inside skipped strings are text.
         let body = r#"{"a":"}\"]{","b":[{"c":"]"}],"id":9}"#;
         assert_eq!(read(body, &["id"]).as_deref(), Some("9"));
+    }
+
+    #[test]
+    fn plain_and_other_strings_read_alike() {
+        // Printable ASCII without escapes is read directly; the rest goes
+        // through serde_json, which refuses raw control bytes.
+        assert_eq!(
+            read(r#"{"id":"evt_1 ~!"}"#, &["id"]).as_deref(),
+            Some("evt_1 ~!")
+        );
+        assert_eq!(read(r#"{"id":""}"#, &["id"]), None);
+        assert_eq!(read("{\"id\":\"a\tb\"}", &["id"]), None);
+        assert_eq!(
+            read("{\"id\":\"a\u{7f}\"}", &["id"]).as_deref(),
+            Some("a\u{7f}")
+        );
+        assert_eq!(
+            read(r#"{"id":"caf\u00e9"}"#, &["id"]).as_deref(),
+            Some("caf\u{e9}")
+        );
+        assert_eq!(
+            read("{\"id\":\"caf\u{e9}\"}", &["id"]).as_deref(),
+            Some("caf\u{e9}")
+        );
+        assert_eq!(read(r#"{"id":"a\\b"}"#, &["id"]).as_deref(), Some("a\\b"));
     }
 
     #[test]
