@@ -9,9 +9,9 @@ use std::time::SystemTime;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use hookwarden_core::http::HeaderMap;
+use hookwarden_core::http::{HeaderMap, HeaderName};
 use hookwarden_core::{presets, DeliveryIdSource, SignOptions, Signer, Verifier};
-use sha2::{Sha256, Sha512};
+use sha2::{Digest, Sha256, Sha512};
 
 /// The body sizes of issue 8.
 pub(crate) const SIZES: [(usize, &str); 4] = [
@@ -157,6 +157,12 @@ pub(crate) struct Case {
     pub(crate) floor: Floor,
     pub(crate) prefix: Vec<u8>,
     pub(crate) tag: Vec<u8>,
+    /// The headers the preset's signer wrote: every one the verifier reads.
+    pub(crate) names: Vec<HeaderName>,
+    /// Whether the preset checks a timestamp, and so reads the clock.
+    pub(crate) timestamped: bool,
+    /// Whether the preset's delivery ID is the body's SHA-256.
+    pub(crate) digest: bool,
 }
 
 impl Case {
@@ -171,6 +177,9 @@ impl Case {
             .expect("a signer")
             .sign(&body, &options)
             .expect("signed");
+        let names = headers.keys().cloned().collect();
+        let timestamped = scheme.timestamp().is_some();
+        let digest = matches!(scheme.delivery_id(), DeliveryIdSource::BodyDigest);
         let verifier = Verifier::new(scheme, secret_text(name)).expect("a verifier");
         let floor = Floor::new(name);
         let prefix = signed_prefix(name, &headers);
@@ -190,6 +199,9 @@ impl Case {
             floor,
             prefix,
             tag,
+            names,
+            timestamped,
+            digest,
         }
     }
 
@@ -199,6 +211,24 @@ impl Case {
             std::hint::black_box(&self.body),
             &self.tag,
         )
+    }
+
+    /// The floor plus what any verifier of this preset must also do: look
+    /// up each of its headers once, read the clock if it has a timestamp,
+    /// and hash the body if its delivery ID is the body's digest. A lower
+    /// bound on `verify`: no parsing, no decoding, no checks.
+    pub(crate) fn run_minimum(&self) -> bool {
+        let headers = std::hint::black_box(&self.headers);
+        for name in &self.names {
+            std::hint::black_box(headers.get(name));
+        }
+        if self.timestamped {
+            std::hint::black_box(SystemTime::now());
+        }
+        if self.digest {
+            std::hint::black_box(Sha256::digest(std::hint::black_box(&self.body)));
+        }
+        self.run_floor()
     }
 
     pub(crate) fn run_verify(&self) -> bool {
