@@ -1,7 +1,6 @@
 //! The embedded dedupe store: bounded, sharded, expiring lazily.
 
 use std::collections::hash_map::RandomState;
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{ready, Future};
@@ -22,11 +21,18 @@ const SHARDS: usize = 32;
 /// The token value that marks a slot DONE; live tokens start at 1.
 const DONE: u64 = 0;
 
+/// The token value that marks a ring position whose key was removed. Tokens
+/// count up from 1 and never get near it.
+const VACANT: u64 = u64::MAX;
+
 /// A [`DedupeStore`] in the process's memory: for apps that run one replica.
 ///
-/// Bounded: past its capacity it drops expired entries first, then the
-/// oldest. Sharded behind 32 locks, held only for a map lookup. Entries expire
-/// lazily (no background thread). Cheap to clone: clones share the entries.
+/// Bounded: each of its 32 shards keeps its latest keys in a ring of a
+/// 32nd of the capacity. A new key takes the place of the shard's oldest
+/// (an unexpired one counts as an eviction); a released key's place stays
+/// empty until the ring comes round to it. Sharded behind 32 locks, held
+/// only for a lookup. Entries expire lazily (no background thread). Cheap
+/// to clone: clones share the entries.
 ///
 /// # Keys are kept as 128-bit fingerprints
 /// The store does not keep the keys themselves: each key is hashed once per
@@ -36,8 +42,8 @@ const DONE: u64 = 0;
 /// key, and the hash of the key followed by one more byte (which costs one
 /// more finalisation, not a second pass over the key). One picks the shard
 /// and the bucket, the other is compared on lookup. So an entry is a fixed
-/// 40 bytes inside the table: no allocation per key, and a lookup touches
-/// the table's own memory only (no pointer to a separately allocated key).
+/// 32 bytes in its shard's ring plus its position in the shard's index: no
+/// allocation per key, and no pointer to a separately allocated key.
 ///
 /// Two different keys would be taken for one only if both values collided:
 /// SipHash is a pseudorandom function of its secret key, so for senders who
@@ -100,21 +106,27 @@ struct Fingerprint {
     check: u64,
 }
 
+/// One shard's entries, in the order their keys came: appended until the
+/// shard holds its capacity, then a ring in which a new key overwrites the
+/// oldest. A delivery touches one index bucket and its own ring position;
+/// making room costs nothing more, since the oldest entry is simply the next
+/// position of the ring and its index bucket is left as it is (see `index`).
 #[derive(Default)]
 struct Shard {
-    /// The entries, found by their fingerprint's hash.
-    slots: HashTable<Entry>,
-    /// Keys in insertion order, with the insertion's number; an entry whose
-    /// key was since removed or inserted anew is stale and skipped.
-    order: VecDeque<(Fingerprint, u64)>,
-    /// The number of the next insertion into this shard.
-    inserted: u64,
+    ring: Vec<Entry>,
+    /// The next position to overwrite, once `ring` is full.
+    head: usize,
+    /// Ring positions by their entry's hash. It may also hold stale
+    /// positions, whose entry was since removed or overwritten: a lookup
+    /// checks the entry a position leads to, and the index is rebuilt from
+    /// the ring when stale positions pile up.
+    index: HashTable<u32>,
+    /// Positions of the ring that hold a key (not [`VACANT`]).
+    live: usize,
 }
 
 struct Entry {
     fingerprint: Fingerprint,
-    /// Which insertion put the key here, matched against the line.
-    insertion: u64,
     slot: Slot,
 }
 
@@ -137,7 +149,8 @@ impl MemoryStore {
         Self {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-                per_shard: capacity.div_ceil(SHARDS).max(1),
+                // Ring positions are u32s.
+                per_shard: capacity.div_ceil(SHARDS).clamp(1, u32::MAX as usize),
                 hashers: Hashers::new(),
                 epoch: Instant::now(),
                 next_token: AtomicU64::new(DONE + 1),
@@ -148,7 +161,7 @@ impl MemoryStore {
 
     /// Entries held now, expired ones not yet dropped included.
     pub fn len(&self) -> usize {
-        self.inner.shards.iter().map(|s| lock(s).slots.len()).sum()
+        self.inner.shards.iter().map(|s| lock(s).live).sum()
     }
 
     /// Whether the store holds no entry.
@@ -197,11 +210,11 @@ impl MemoryStore {
         Reservation::Acquired(Token::new(u128::from(token)))
     }
 
-    /// Inserts a new key, making room first.
+    /// Inserts a new key, in place of the shard's oldest if it is full.
     fn insert(&self, shard: &mut Shard, fingerprint: Fingerprint, slot: Slot, now: u64) {
-        let evicted = shard.make_room(self.inner.per_shard, now);
-        self.inner.evictions.fetch_add(evicted, Ordering::Relaxed);
-        shard.insert(fingerprint, slot);
+        if shard.insert(fingerprint, slot, self.inner.per_shard, now) {
+            self.inner.evictions.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn complete_now(&self, key: &str, token: Token, retention: Duration) {
@@ -246,87 +259,77 @@ fn shard_index(hash: u64) -> usize {
 }
 
 impl Shard {
-    fn get_mut(&mut self, fingerprint: Fingerprint) -> Option<&mut Slot> {
-        self.slots
-            .find_mut(fingerprint.hash, |entry| entry.fingerprint == fingerprint)
-            .map(|entry| &mut entry.slot)
-    }
-
-    fn remove(&mut self, fingerprint: Fingerprint) {
-        if let Ok(entry) = self
-            .slots
-            .find_entry(fingerprint.hash, |entry| entry.fingerprint == fingerprint)
-        {
-            entry.remove();
-        }
-    }
-
-    /// Adds a key that is not in the table, at the back of the line.
-    fn insert(&mut self, fingerprint: Fingerprint, slot: Slot) {
-        let insertion = self.inserted;
-        self.inserted += 1;
-        self.order.push_back((fingerprint, insertion));
-        let entry = Entry {
-            fingerprint,
-            insertion,
-            slot,
-        };
-        // Growing the table moves entries by their stored hash: no key is hashed again.
-        self.slots
-            .insert_unique(fingerprint.hash, entry, |entry| entry.fingerprint.hash);
-    }
-
-    /// Whether the line's `(fingerprint, insertion)` is the entry in the table.
-    fn is_current(&self, fingerprint: Fingerprint, insertion: u64) -> bool {
-        self.slots
-            .find(fingerprint.hash, |entry| {
-                entry.fingerprint == fingerprint && entry.insertion == insertion
+    /// The ring position of the key with `fingerprint`, if it is held.
+    fn position(&self, fingerprint: Fingerprint) -> Option<usize> {
+        let ring = &self.ring;
+        self.index
+            .find(fingerprint.hash, |&at| {
+                let entry = &ring[at as usize];
+                entry.fingerprint == fingerprint && entry.slot.token != VACANT
             })
-            .is_some()
+            .map(|&at| at as usize)
     }
 
-    /// Drops expired entries from the front of the line (a couple per
-    /// insertion, amortised cleanup), and then the oldest ones while the
-    /// shard is full. Returns how many unexpired entries went.
-    ///
-    /// The oldest entry is looked up once per step and removed through that
-    /// lookup: with a full store this runs on every insertion, and each
-    /// lookup of a cold entry is a cache miss.
-    fn make_room(&mut self, capacity: usize, now: u64) -> u64 {
-        let mut evicted = 0;
-        let mut cleanup = 2;
-        loop {
-            let full = self.slots.len() >= capacity;
-            let Some(&(fingerprint, insertion)) = self.order.front() else {
-                break;
-            };
-            let Ok(entry) = self.slots.find_entry(fingerprint.hash, |entry| {
-                entry.fingerprint == fingerprint && entry.insertion == insertion
-            }) else {
-                // Stale: its key was since removed or inserted anew.
-                self.order.pop_front();
-                continue;
-            };
-            let expired = entry.get().slot.expires <= now;
-            if cleanup > 0 && expired {
-                cleanup -= 1;
-            } else {
-                cleanup = 0;
-                if !full {
-                    break;
-                }
-                evicted += u64::from(!expired);
-            }
-            entry.remove();
-            self.order.pop_front();
+    fn get_mut(&mut self, fingerprint: Fingerprint) -> Option<&mut Slot> {
+        let at = self.position(fingerprint)?;
+        Some(&mut self.ring[at].slot)
+    }
+
+    /// Frees the key's position; its index bucket goes stale.
+    fn remove(&mut self, fingerprint: Fingerprint) {
+        if let Some(at) = self.position(fingerprint) {
+            self.ring[at].slot.token = VACANT;
+            self.live -= 1;
         }
-        if self.order.len() > 2 * capacity + 16 {
-            let mut order = std::mem::take(&mut self.order);
-            order.retain(|&(fingerprint, insertion)| self.is_current(fingerprint, insertion));
-            self.order = order;
+    }
+
+    /// Adds a key that is not held, at the back of the line: appended while
+    /// the shard holds fewer than `capacity` positions, else in place of the
+    /// oldest. Returns whether that oldest entry was an unexpired one.
+    fn insert(&mut self, fingerprint: Fingerprint, slot: Slot, capacity: usize, now: u64) -> bool {
+        let entry = Entry { fingerprint, slot };
+        let (at, evicted) = if self.ring.len() < capacity {
+            if self.ring.len() == self.ring.capacity() {
+                // Grow by doubling, never past the capacity.
+                let more = self.ring.len().max(16).min(capacity - self.ring.len());
+                self.ring.reserve_exact(more);
+            }
+            self.ring.push(entry);
+            (self.ring.len() - 1, false)
+        } else {
+            let at = self.head;
+            self.head = if at + 1 == capacity { 0 } else { at + 1 };
+            let old = std::mem::replace(&mut self.ring[at], entry);
+            let held = old.slot.token != VACANT;
+            self.live -= usize::from(held);
+            (at, held && old.slot.expires > now)
+        };
+        self.live += 1;
+        if self.index.len() >= 2 * capacity + 16 {
+            self.rebuild_index();
+        } else {
+            add_position(&mut self.index, &self.ring, fingerprint.hash, at);
         }
         evicted
     }
+
+    /// The index anew from the ring, without stale positions. Runs once per
+    /// `capacity` insertions or more, so it costs O(1) per insertion.
+    fn rebuild_index(&mut self) {
+        self.index.clear();
+        for (at, entry) in self.ring.iter().enumerate() {
+            if entry.slot.token != VACANT {
+                add_position(&mut self.index, &self.ring, entry.fingerprint.hash, at);
+            }
+        }
+    }
+}
+
+/// Records in `index` that position `at` of `ring` holds a key with `hash`.
+/// A grown index places each position by the hash of the entry now there.
+fn add_position(index: &mut HashTable<u32>, ring: &[Entry], hash: u64, at: usize) {
+    // Positions are below the capacity, which fits in a u32.
+    index.insert_unique(hash, at as u32, |&at| ring[at as usize].fingerprint.hash);
 }
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -421,40 +424,53 @@ mod tests {
         acquired(store.reserve_now(&first, LEASE));
     }
 
-    #[test]
-    fn expired_entries_go_before_live_ones() {
-        let hashers = Hashers::new();
-        let mut shard = Shard::default();
-        for (name, expires) in [("old", 5), ("live", 1_000)] {
-            let slot = Slot {
-                token: DONE,
-                expires,
-            };
-            shard.insert(hashers.fingerprint(name), slot);
+    fn slot(expires: u64) -> Slot {
+        Slot {
+            token: DONE,
+            expires,
         }
-        assert_eq!(shard.make_room(2, 10), 0);
-        assert!(shard.get_mut(hashers.fingerprint("old")).is_none());
-        assert!(shard.get_mut(hashers.fingerprint("live")).is_some());
+    }
+
+    /// A full shard's new key takes the oldest's place; only an unexpired
+    /// one counts as evicted.
+    #[test]
+    fn a_full_shard_overwrites_its_oldest_entry() {
+        let hashers = Hashers::new();
+        let [a, b, c, d] = ["a", "b", "c", "d"].map(|key| hashers.fingerprint(key));
+        let mut shard = Shard::default();
+        assert!(!shard.insert(a, slot(5), 2, 10));
+        assert!(!shard.insert(b, slot(1_000), 2, 10));
+        assert!(!shard.insert(c, slot(1_000), 2, 10), "a had expired");
+        assert!(shard.get_mut(a).is_none());
+        assert!(shard.insert(d, slot(1_000), 2, 10), "b had not");
+        assert!(shard.get_mut(b).is_none());
+        assert!(shard.get_mut(c).is_some() && shard.get_mut(d).is_some());
+        assert_eq!(shard.live, 2);
     }
 
     /// A key removed and inserted anew takes a new place at the back of the
-    /// line: its old place is stale and does not evict it early.
+    /// line: its old place is vacant and does not evict it early.
     #[test]
     fn a_key_inserted_anew_keeps_its_new_place() {
         let hashers = Hashers::new();
         let mut shard = Shard::default();
-        let live = Slot {
-            token: DONE,
-            expires: 1_000,
-        };
-        let (a, b) = (hashers.fingerprint("a"), hashers.fingerprint("b"));
-        shard.insert(a, live);
-        shard.insert(b, live);
+        let (a, b, c) = (
+            hashers.fingerprint("a"),
+            hashers.fingerprint("b"),
+            hashers.fingerprint("c"),
+        );
+        shard.insert(a, slot(1_000), 3, 10);
+        shard.insert(b, slot(1_000), 3, 10);
         shard.remove(a);
-        shard.insert(a, live); // the line is now: a (stale), b, a
-        assert_eq!(shard.make_room(2, 10), 1);
+        shard.insert(a, slot(1_000), 3, 10); // the line is now: (vacant), b, a
+        assert_eq!(shard.live, 2);
+        assert!(
+            !shard.insert(c, slot(1_000), 3, 10),
+            "only a vacant place went"
+        );
+        assert!(shard.insert(hashers.fingerprint("d"), slot(1_000), 3, 10));
         assert!(shard.get_mut(b).is_none(), "b was the oldest live entry");
-        assert!(shard.get_mut(a).is_some());
+        assert!(shard.get_mut(a).is_some() && shard.get_mut(c).is_some());
     }
 
     /// The fingerprint's first half is the store's plain keyed hash of the
@@ -479,33 +495,42 @@ mod tests {
         let mut shard = Shard::default();
         let one = Fingerprint { hash: 7, check: 1 };
         let two = Fingerprint { hash: 7, check: 2 };
-        shard.insert(
-            one,
-            Slot {
-                token: 5,
-                expires: 1_000,
-            },
-        );
+        let slot = |token| Slot {
+            token,
+            expires: 1_000,
+        };
+        shard.insert(one, slot(5), 4, 10);
         assert!(shard.get_mut(two).is_none());
-        shard.insert(
-            two,
-            Slot {
-                token: 6,
-                expires: 1_000,
-            },
-        );
+        shard.insert(two, slot(6), 4, 10);
         shard.remove(one);
         assert_eq!(shard.get_mut(two).map(|slot| slot.token), Some(6));
     }
 
+    /// Stale index positions (left by releases and overwrites) are
+    /// dropped before they outnumber the ring twice over.
     #[test]
-    fn stale_line_entries_are_compacted() {
-        let store = MemoryStore::with_capacity(SHARDS);
-        for _ in 0..500 {
-            let token = acquired(store.reserve_now("same", LEASE));
-            store.release_now("same", token);
+    fn stale_index_positions_are_dropped() {
+        let store = MemoryStore::with_capacity(4 * SHARDS);
+        let keys: Vec<String> = (0..50).map(|i| format!("key-{i}")).collect();
+        for round in 0..100 {
+            for key in &keys {
+                let token = acquired(store.reserve_now(key, LEASE));
+                if round % 2 == 0 {
+                    store.release_now(key, token);
+                } else {
+                    store.complete_now(key, token, Duration::ZERO);
+                }
+            }
         }
-        let total: usize = store.inner.shards.iter().map(|s| lock(s).order.len()).sum();
-        assert!(total <= 2 * store.inner.per_shard + 17, "{total}");
+        for shard in store.inner.shards.iter() {
+            let shard = lock(shard);
+            assert!(shard.index.len() < 2 * store.inner.per_shard + 16);
+            assert!(shard.ring.len() <= store.inner.per_shard);
+            assert!(shard.live <= shard.ring.len());
+        }
+        // What was held is still found: a key completed with a retention.
+        let token = acquired(store.reserve_now("kept", LEASE));
+        store.complete_now("kept", token, KEEP);
+        assert_eq!(store.reserve_now("kept", LEASE), Reservation::Done);
     }
 }
