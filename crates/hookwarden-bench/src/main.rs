@@ -94,11 +94,15 @@ fn main() {
         Some("load") => load(&args[1..]),
         Some("serve") => serve(&args[1], &args[2], args.get(3).map(String::as_str)),
         Some("drive") => drive(&args[1..]),
-        _ => {
-            eprintln!("usage: hookwarden-load load [--seconds N] [--warmup N] [--rounds N] [--connections N] [--only a,b] [--together]");
-            std::process::exit(2);
-        }
+        Some("--help" | "-h") => usage(0),
+        _ => usage(2),
     }
+}
+
+/// Prints how to call the harness and exits with `code`.
+fn usage(code: i32) -> ! {
+    eprintln!("usage: hookwarden-load load [--seconds N] [--warmup N] [--rounds N] [--connections N] [--only a,b] [--together]");
+    std::process::exit(code);
 }
 
 fn key() -> Vec<u8> {
@@ -571,20 +575,28 @@ fn options(args: &[String]) -> Options {
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
-        if flag == "--together" {
-            options.together = true;
-            continue;
+        match flag.as_str() {
+            "--together" => {
+                options.together = true;
+                continue;
+            }
+            "--help" | "-h" => usage(0),
+            _ => {}
         }
-        let value = args
-            .next()
-            .unwrap_or_else(|| panic!("{flag} takes a value"));
+        let Some(value) = args.next() else {
+            eprintln!("{flag} takes a value");
+            usage(2)
+        };
         match flag.as_str() {
             "--seconds" => options.seconds = value.parse().expect("seconds"),
             "--warmup" => options.warmup = value.parse().expect("seconds"),
             "--rounds" => options.rounds = value.parse().expect("a count"),
             "--connections" => options.connections = value.parse().expect("a count"),
             "--only" => options.only = value.split(',').map(str::to_owned).collect(),
-            other => panic!("unknown option {other}"),
+            other => {
+                eprintln!("unknown option {other}");
+                usage(2)
+            }
         }
     }
     options
