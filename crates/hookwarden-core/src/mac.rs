@@ -177,34 +177,6 @@ mod tests {
             let mut longer = good.clone();
             longer.push(0);
             assert!(!tag.matches(&longer));
-        }
-    }
-
-    #[test]
-    fn matches_needs_every_byte_and_the_length() {
-        let key = Secret::from_bytes(*b"k").unwrap();
-        // SHA-1's 20 bytes end in a half word; SHA-256 and SHA-512 in whole ones.
-        for (algorithm, len) in [
-            (Algorithm::Sha1, 20),
-            (Algorithm::Sha256, 32),
-            (Algorithm::Sha512, 64),
-        ] {
-            let mac = KeyedMac::new(algorithm, &key).unwrap();
-            let good = mac
-                .run(|_| Ok::<_, ()>(()), |tag| tag.as_bytes().to_vec())
-                .unwrap();
-            assert_eq!(good.len(), len);
-            let tag = Tag { bytes: &good };
-            assert!(tag.matches(&good));
-            for at in 0..len {
-                for bit in 0..8 {
-                    let mut flipped = good.clone();
-                    flipped[at] ^= 1 << bit;
-                    assert!(!tag.matches(&flipped), "{algorithm:?} byte {at} bit {bit}");
-                }
-            }
-            assert!(!tag.matches(&good[..len - 1]));
-            assert!(!tag.matches(&[good.as_slice(), &[0]].concat()));
             assert!(!tag.matches(&[]));
         }
     }
