@@ -29,10 +29,12 @@ const VACANT: u64 = u64::MAX;
 ///
 /// Bounded: each of its 32 shards keeps its latest keys in a ring of a
 /// 32nd of the capacity. A new key takes the place of the shard's oldest
-/// (an unexpired one counts as an eviction); a released key's place stays
-/// empty until the ring comes round to it. Sharded behind 32 locks, held
-/// only for a lookup. Entries expire lazily (no background thread). Cheap
-/// to clone: clones share the entries.
+/// (an unexpired one counts as an eviction). A released key keeps its
+/// place, free again as if expired, so the retries of one delivery take one
+/// place. Sharded behind 32 locks, held for a lookup (and, once per a
+/// shard's capacity of insertions or more, to rebuild its index). Entries
+/// expire lazily (no background thread). Cheap to clone: clones share the
+/// entries.
 ///
 /// # Keys are kept as 128-bit fingerprints
 /// The store does not keep the keys themselves: each key is hashed once per
@@ -42,8 +44,9 @@ const VACANT: u64 = u64::MAX;
 /// key, and the hash of the key followed by one more byte (which costs one
 /// more finalisation, not a second pass over the key). One picks the shard
 /// and the bucket, the other is compared on lookup. So an entry is a fixed
-/// 32 bytes in its shard's ring plus its position in the shard's index: no
-/// allocation per key, and no pointer to a separately allocated key.
+/// 32 bytes in its shard's ring plus a 4-byte position in the shard's index
+/// (about 12 bytes with the index's spare room): no allocation per key, and
+/// no pointer to a separately allocated key.
 ///
 /// Two different keys would be taken for one only if both values collided:
 /// SipHash is a pseudorandom function of its secret key, so for senders who
@@ -117,9 +120,10 @@ struct Shard {
     /// The next position to overwrite, once `ring` is full.
     head: usize,
     /// Ring positions by their entry's hash. It may also hold stale
-    /// positions, whose entry was since removed or overwritten: a lookup
-    /// checks the entry a position leads to, and the index is rebuilt from
-    /// the ring when stale positions pile up.
+    /// positions, whose entry was since overwritten by another key's: a
+    /// lookup checks the entry a position leads to, and the index is
+    /// rebuilt from the ring when stale positions pile up. (A removed key's
+    /// position leaves the index at once.)
     index: HashTable<u32>,
     /// Positions of the ring that hold a key (not [`VACANT`]).
     live: usize,
@@ -241,11 +245,15 @@ impl MemoryStore {
 
     fn release_now(&self, key: &str, token: Token) {
         let (fingerprint, mut shard) = self.shard(key);
-        let held = shard
-            .get_mut(fingerprint)
-            .is_some_and(|slot| slot.token != DONE && u128::from(slot.token) == token.get());
-        if held {
-            shard.remove(fingerprint);
+        if let Some(slot) = shard.get_mut(fingerprint) {
+            if slot.token != DONE && u128::from(slot.token) == token.get() {
+                // Free, as if expired: the key keeps its place, and the
+                // delivery's retry takes it again where it is.
+                *slot = Slot {
+                    token: DONE,
+                    expires: 0,
+                };
+            }
         }
     }
 }
@@ -275,10 +283,18 @@ impl Shard {
         Some(&mut self.ring[at].slot)
     }
 
-    /// Frees the key's position; its index bucket goes stale.
+    /// Frees the key's position, and takes it out of the index: a key
+    /// removed and inserted again and again leaves no trail of stale
+    /// positions behind its hash.
     fn remove(&mut self, fingerprint: Fingerprint) {
-        if let Some(at) = self.position(fingerprint) {
-            self.ring[at].slot.token = VACANT;
+        let ring = &self.ring;
+        let found = self.index.find_entry(fingerprint.hash, |&at| {
+            let entry = &ring[at as usize];
+            entry.fingerprint == fingerprint && entry.slot.token != VACANT
+        });
+        if let Ok(entry) = found {
+            let (at, _) = entry.remove();
+            self.ring[at as usize].slot.token = VACANT;
             self.live -= 1;
         }
     }
@@ -506,70 +522,94 @@ mod tests {
         assert_eq!(shard.get_mut(two).map(|slot| slot.token), Some(6));
     }
 
-    /// Stale index positions (left by releases and overwrites) are
-    /// dropped before they outnumber the ring twice over.
+    /// Stale index positions (left by overwrites) are dropped before they
+    /// outnumber the ring twice over, and the latest keys stay found.
     #[test]
     fn stale_index_positions_are_dropped() {
         let store = MemoryStore::with_capacity(4 * SHARDS);
-        let keys: Vec<String> = (0..50).map(|i| format!("key-{i}")).collect();
-        for round in 0..100 {
-            for key in &keys {
-                let token = acquired(store.reserve_now(key, LEASE));
-                if round % 2 == 0 {
-                    store.release_now(key, token);
-                } else {
-                    store.complete_now(key, token, Duration::ZERO);
-                }
-            }
+        for i in 0..5_000 {
+            let key = format!("key-{i}");
+            let token = acquired(store.reserve_now(&key, LEASE));
+            store.complete_now(&key, token, KEEP);
         }
         for shard in store.inner.shards.iter() {
             let shard = lock(shard);
             assert!(shard.index.len() <= 2 * store.inner.per_shard + 16);
             assert!(shard.ring.len() <= store.inner.per_shard);
-            assert!(shard.live <= shard.ring.len());
+            assert_eq!(shard.live, shard.ring.len());
         }
-        // What was held is still found: a key completed with a retention.
-        let token = acquired(store.reserve_now("kept", LEASE));
-        store.complete_now("kept", token, KEEP);
-        assert_eq!(store.reserve_now("kept", LEASE), Reservation::Done);
+        assert_eq!(store.reserve_now("key-4999", LEASE), Reservation::Done);
+    }
+
+    /// The retries of a delivery whose handler keeps failing take one
+    /// place: they neither push handled deliveries out nor pile up index
+    /// positions behind one hash.
+    #[test]
+    fn retries_of_a_released_key_keep_one_place() {
+        let store = MemoryStore::with_capacity(4 * SHARDS);
+        let token = acquired(store.reserve_now("handled", LEASE));
+        store.complete_now("handled", token, KEEP);
+        for _ in 0..1_000 {
+            let token = acquired(store.reserve_now("failing", LEASE));
+            store.release_now("failing", token);
+        }
+        assert_eq!(store.reserve_now("handled", LEASE), Reservation::Done);
+        assert_eq!(store.evictions(), 0);
+        let (places, indexed) = store.inner.shards.iter().fold((0, 0), |(p, i), shard| {
+            let shard = lock(shard);
+            (p + shard.ring.len(), i + shard.index.len())
+        });
+        assert_eq!((places, indexed), (2, 2));
     }
 
     proptest::proptest! {
         /// A shard holds exactly the keys of its last `capacity` insertions
         /// that were not removed since, whatever the order of insertions
-        /// and removals: checked against a plain ring of keys, with few
-        /// keys and a small ring so that stale index positions, overwrites
-        /// and index rebuilds all happen.
+        /// and removals, and an insertion says it evicted exactly when it
+        /// overwrote a held, unexpired key: checked against a plain ring of
+        /// keys, with few keys and a small ring so that stale index
+        /// positions, overwrites and index rebuilds all happen.
         #[test]
         fn a_shard_holds_its_last_insertions(
             capacity in 1usize..6,
-            ops in proptest::collection::vec((proptest::bool::ANY, 0u8..8), 0..400),
+            ops in proptest::collection::vec(
+                (proptest::bool::ANY, 0u8..8, proptest::bool::ANY),
+                0..400,
+            ),
         ) {
             let hashers = Hashers::new();
             let keys: Vec<Fingerprint> =
                 (0..8).map(|k| hashers.fingerprint(&format!("k{k}"))).collect();
             let mut shard = Shard::default();
-            // The model: the keys of the last `capacity` insertions, oldest
-            // first, `None` where the key was removed since.
-            let mut model: std::collections::VecDeque<Option<u8>> = Default::default();
-            for (insert, key) in ops {
-                let held = model.contains(&Some(key));
-                if insert && !held {
-                    shard.insert(keys[usize::from(key)], slot(1_000), capacity, 10);
+            // The model: the last `capacity` insertions, oldest first, as
+            // (key, expired), `None` where the key was removed since.
+            let mut model: std::collections::VecDeque<Option<(u8, bool)>> = Default::default();
+            let held = |model: &std::collections::VecDeque<Option<(u8, bool)>>, key| {
+                model.iter().flatten().any(|&(k, _)| k == key)
+            };
+            for (insert, key, expired) in ops {
+                if insert && !held(&model, key) {
+                    let expires = if expired { 5 } else { 1_000 };
+                    let evicted = shard.insert(keys[usize::from(key)], slot(expires), capacity, 10);
+                    let mut overwritten = None;
                     if model.len() == capacity {
-                        model.pop_front();
+                        overwritten = model.pop_front().flatten();
                     }
-                    model.push_back(Some(key));
+                    proptest::prop_assert_eq!(
+                        evicted,
+                        overwritten.is_some_and(|(_, expired)| !expired)
+                    );
+                    model.push_back(Some((key, expired)));
                 } else if !insert {
                     shard.remove(keys[usize::from(key)]);
-                    if let Some(at) = model.iter().position(|k| *k == Some(key)) {
+                    if let Some(at) = model.iter().position(|k| k.is_some_and(|(k, _)| k == key)) {
                         model[at] = None;
                     }
                 }
                 for k in 0..8u8 {
                     proptest::prop_assert_eq!(
                         shard.get_mut(keys[usize::from(k)]).is_some(),
-                        model.contains(&Some(k))
+                        held(&model, k)
                     );
                 }
                 proptest::prop_assert_eq!(shard.live, model.iter().flatten().count());
