@@ -12,6 +12,8 @@ use hookwarden_core::{presets, SignOptions, Signer, Verifier};
 const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn paired(a: &dyn Fn() -> bool, b: &dyn Fn() -> bool, rounds: usize) -> (f64, f64, f64, f64) {
+    // Both sides must succeed: a failing side would time a quick refusal.
+    assert!(a(), "side a failed");
     let start = Instant::now();
     let mut batch = 0usize;
     while start.elapsed().as_micros() < 250 {

@@ -92,7 +92,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("load") => load(&args[1..]),
-        Some("serve") => serve(&args[1], &args[2], args.get(3).map(String::as_str)),
+        // Internal: the orchestrator starts each server and generator with these.
+        Some("serve") if args.len() >= 3 => {
+            serve(&args[1], &args[2], args.get(3).map(String::as_str))
+        }
         Some("drive") => drive(&args[1..]),
         Some("--help" | "-h") => usage(0),
         _ => usage(2),
@@ -576,23 +579,16 @@ fn options(args: &[String]) -> Options {
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         match flag.as_str() {
-            "--together" => {
-                options.together = true;
-                continue;
-            }
+            "--together" => options.together = true,
             "--help" | "-h" => usage(0),
-            _ => {}
-        }
-        let Some(value) = args.next() else {
-            eprintln!("{flag} takes a value");
-            usage(2)
-        };
-        match flag.as_str() {
-            "--seconds" => options.seconds = value.parse().expect("seconds"),
-            "--warmup" => options.warmup = value.parse().expect("seconds"),
-            "--rounds" => options.rounds = value.parse().expect("a count"),
-            "--connections" => options.connections = value.parse().expect("a count"),
-            "--only" => options.only = value.split(',').map(str::to_owned).collect(),
+            "--seconds" => options.seconds = value(flag, args.next()),
+            "--warmup" => options.warmup = value(flag, args.next()),
+            "--rounds" => options.rounds = value(flag, args.next()),
+            "--connections" => options.connections = value(flag, args.next()),
+            "--only" => {
+                let list: String = value(flag, args.next());
+                options.only = list.split(',').map(str::to_owned).collect();
+            }
             other => {
                 eprintln!("unknown option {other}");
                 usage(2)
@@ -600,6 +596,19 @@ fn options(args: &[String]) -> Options {
         }
     }
     options
+}
+
+/// The value after `flag`, parsed; a missing or bad one ends the harness
+/// with the usage.
+fn value<T: std::str::FromStr>(flag: &str, value: Option<&String>) -> T {
+    let Some(text) = value else {
+        eprintln!("{flag} takes a value");
+        usage(2)
+    };
+    text.parse().unwrap_or_else(|_| {
+        eprintln!("{flag}: not a valid value: {text}");
+        usage(2)
+    })
 }
 
 /// The command prefix that pins a process to `core`, where that works.

@@ -44,6 +44,8 @@ struct Pair {
 /// Runs `a` and `b` in alternating batches and compares them.
 fn paired(a: impl Fn() -> bool, b: impl Fn() -> bool, rounds: usize) -> Pair {
     // A batch: as many calls of `b` as take about 250 µs.
+    // Both sides must succeed: a failing side would time a quick refusal.
+    assert!(a(), "side a failed");
     let start = Instant::now();
     let mut batch = 0usize;
     while start.elapsed().as_micros() < 250 {
