@@ -25,16 +25,30 @@ const DONE: u64 = 0;
 /// count up from 1 and never get near it.
 const VACANT: u64 = u64::MAX;
 
+/// The token value of a key released by its holder: free, like an expired
+/// key, and not counted as held, but still in its place for its retry.
+const RELEASED: u64 = u64::MAX - 1;
+
+/// Whether a slot with `token` is a reservation's (not DONE, RELEASED or VACANT).
+fn reserved(token: u64) -> bool {
+    token != DONE && token < RELEASED
+}
+
+/// Whether a slot with `token` counts as held: a reservation or DONE.
+fn counted(token: u64) -> bool {
+    token < RELEASED
+}
+
 /// A [`DedupeStore`] in the process's memory: for apps that run one replica.
 ///
 /// Bounded: each of its 32 shards keeps its latest keys in a ring of a
 /// 32nd of the capacity. A new key takes the place of the shard's oldest
 /// (an unexpired one counts as an eviction). A released key keeps its
-/// place, free again as if expired, so the retries of one delivery take one
-/// place. Sharded behind 32 locks, held for a lookup (and, once per a
-/// shard's capacity of insertions or more, to rebuild its index). Entries
-/// expire lazily (no background thread). Cheap to clone: clones share the
-/// entries.
+/// place (free, and no longer counted by [`MemoryStore::len`]), so the
+/// retries of one delivery take one place. Sharded behind 32 locks, held
+/// for a lookup (and, once per a shard's capacity of insertions or more,
+/// to rebuild its index). Entries expire lazily (no background thread).
+/// Cheap to clone: clones share the entries.
 ///
 /// # Keys are kept as 128-bit fingerprints
 /// The store does not keep the keys themselves: each key is hashed once per
@@ -125,7 +139,8 @@ struct Shard {
     /// rebuilt from the ring when stale positions pile up. (A removed key's
     /// position leaves the index at once.)
     index: HashTable<u32>,
-    /// Positions of the ring that hold a key (not [`VACANT`]).
+    /// Positions of the ring that hold a key held or handled (not
+    /// [`VACANT`] or [`RELEASED`]).
     live: usize,
 }
 
@@ -163,7 +178,8 @@ impl MemoryStore {
         }
     }
 
-    /// Entries held now, expired ones not yet dropped included.
+    /// Keys reserved or handled now, expired ones not yet overwritten
+    /// included; released ones are not counted.
     pub fn len(&self) -> usize {
         self.inner.shards.iter().map(|s| lock(s).live).sum()
     }
@@ -201,9 +217,13 @@ impl MemoryStore {
             Some(slot) if slot.expires > now && slot.token == DONE => return Reservation::Done,
             Some(slot) if slot.expires > now => return Reservation::InFlight,
             Some(slot) => {
-                // Expired: the key is free again and keeps its place in line.
+                // Expired or released: the key is free again and keeps its
+                // place in line.
+                let released = !counted(slot.token);
                 *slot = fresh();
-                slot.token
+                let token = slot.token;
+                shard.live += usize::from(released);
+                token
             }
             None => {
                 let slot = fresh();
@@ -230,7 +250,7 @@ impl MemoryStore {
         let (fingerprint, mut shard) = self.shard(key);
         match shard.get_mut(fingerprint) {
             // Still ours, even past the lease: nobody else took the key.
-            Some(slot) if slot.token != DONE && u128::from(slot.token) == token.get() => {
+            Some(slot) if reserved(slot.token) && u128::from(slot.token) == token.get() => {
                 *slot = done;
             }
             // Another attempt's reservation, or a handled delivery, still live.
@@ -246,13 +266,14 @@ impl MemoryStore {
     fn release_now(&self, key: &str, token: Token) {
         let (fingerprint, mut shard) = self.shard(key);
         if let Some(slot) = shard.get_mut(fingerprint) {
-            if slot.token != DONE && u128::from(slot.token) == token.get() {
-                // Free, as if expired: the key keeps its place, and the
-                // delivery's retry takes it again where it is.
+            if reserved(slot.token) && u128::from(slot.token) == token.get() {
+                // Free, and no longer counted, but the key keeps its place:
+                // the delivery's retry takes it again where it is.
                 *slot = Slot {
-                    token: DONE,
+                    token: RELEASED,
                     expires: 0,
                 };
+                shard.live -= 1;
             }
         }
     }
@@ -294,8 +315,9 @@ impl Shard {
         });
         if let Ok(entry) = found {
             let (at, _) = entry.remove();
-            self.ring[at as usize].slot.token = VACANT;
-            self.live -= 1;
+            let slot = &mut self.ring[at as usize].slot;
+            self.live -= usize::from(counted(slot.token));
+            slot.token = VACANT;
         }
     }
 
@@ -316,7 +338,7 @@ impl Shard {
             let at = self.head;
             self.head = if at + 1 == capacity { 0 } else { at + 1 };
             let old = std::mem::replace(&mut self.ring[at], entry);
-            let held = old.slot.token != VACANT;
+            let held = counted(old.slot.token);
             self.live -= usize::from(held);
             (at, held && old.slot.expires > now)
         };
@@ -553,6 +575,11 @@ mod tests {
             let token = acquired(store.reserve_now("failing", LEASE));
             store.release_now("failing", token);
         }
+        assert_eq!(store.len(), 1, "released keys are not counted");
+        // A token that is not the holder's frees nothing, and counts nothing
+        // twice: not even one equal to the store's own marker.
+        store.release_now("failing", Token::new(u128::from(RELEASED)));
+        assert_eq!(store.len(), 1);
         assert_eq!(store.reserve_now("handled", LEASE), Reservation::Done);
         assert_eq!(store.evictions(), 0);
         let (places, indexed) = store.inner.shards.iter().fold((0, 0), |(p, i), shard| {
