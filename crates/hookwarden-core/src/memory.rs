@@ -288,7 +288,8 @@ fn shard_index(hash: u64) -> usize {
 }
 
 impl Shard {
-    /// The ring position of the key with `fingerprint`, if it is held.
+    /// The ring position of the key with `fingerprint`, if the shard has it
+    /// (released or expired included).
     fn position(&self, fingerprint: Fingerprint) -> Option<usize> {
         let ring = &self.ring;
         self.index
