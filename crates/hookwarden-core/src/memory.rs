@@ -149,6 +149,14 @@ struct Entry {
     slot: Slot,
 }
 
+impl Entry {
+    /// Whether this position holds the key with `fingerprint` (a removed
+    /// key's position holds none).
+    fn is(&self, fingerprint: Fingerprint) -> bool {
+        self.fingerprint == fingerprint && self.slot.token != VACANT
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Slot {
     /// The holder's token, or [`DONE`].
@@ -213,17 +221,17 @@ impl MemoryStore {
             token: self.inner.next_token.fetch_add(1, Ordering::Relaxed),
             expires: now.saturating_add(millis(lease)),
         };
-        let token = match shard.get_mut(fingerprint) {
-            Some(slot) if slot.expires > now && slot.token == DONE => return Reservation::Done,
-            Some(slot) if slot.expires > now => return Reservation::InFlight,
-            Some(slot) => {
+        let token = match shard.find(fingerprint) {
+            Some((_, slot)) if slot.expires > now && slot.token == DONE => {
+                return Reservation::Done
+            }
+            Some((_, slot)) if slot.expires > now => return Reservation::InFlight,
+            Some((at, _)) => {
                 // Expired or released: the key is free again and keeps its
                 // place in line.
-                let released = !counted(slot.token);
-                *slot = fresh();
-                let token = slot.token;
-                shard.live += usize::from(released);
-                token
+                let slot = fresh();
+                shard.set(at, slot);
+                slot.token
             }
             None => {
                 let slot = fresh();
@@ -248,13 +256,13 @@ impl MemoryStore {
             expires: now.saturating_add(millis(retention)),
         };
         let (fingerprint, mut shard) = self.shard(key);
-        match shard.get_mut(fingerprint) {
+        match shard.find(fingerprint) {
             // Still ours, even past the lease: nobody else took the key.
-            Some(slot) if reserved(slot.token) && u128::from(slot.token) == token.get() => {
-                *slot = done;
+            Some((at, slot)) if reserved(slot.token) && u128::from(slot.token) == token.get() => {
+                shard.set(at, done);
             }
             // Another attempt's reservation, or a handled delivery, still live.
-            Some(slot) if slot.expires > now => {}
+            Some((_, slot)) if slot.expires > now => {}
             // Absent or expired, whoever held it: nobody holds it now.
             _ => {
                 shard.remove(fingerprint);
@@ -265,15 +273,15 @@ impl MemoryStore {
 
     fn release_now(&self, key: &str, token: Token) {
         let (fingerprint, mut shard) = self.shard(key);
-        if let Some(slot) = shard.get_mut(fingerprint) {
+        if let Some((at, slot)) = shard.find(fingerprint) {
             if reserved(slot.token) && u128::from(slot.token) == token.get() {
                 // Free, and no longer counted, but the key keeps its place:
                 // the delivery's retry takes it again where it is.
-                *slot = Slot {
+                let released = Slot {
                     token: RELEASED,
                     expires: 0,
                 };
-                shard.live -= 1;
+                shard.set(at, released);
             }
         }
     }
@@ -288,21 +296,20 @@ fn shard_index(hash: u64) -> usize {
 }
 
 impl Shard {
-    /// The ring position of the key with `fingerprint`, if the shard has it
-    /// (released or expired included).
-    fn position(&self, fingerprint: Fingerprint) -> Option<usize> {
+    /// The ring position and slot of the key with `fingerprint`, if the
+    /// shard has it (released or expired included).
+    fn find(&self, fingerprint: Fingerprint) -> Option<(usize, Slot)> {
         let ring = &self.ring;
-        self.index
-            .find(fingerprint.hash, |&at| {
-                let entry = &ring[at as usize];
-                entry.fingerprint == fingerprint && entry.slot.token != VACANT
-            })
-            .map(|&at| at as usize)
+        let &at = self
+            .index
+            .find(fingerprint.hash, |&at| ring[at as usize].is(fingerprint))?;
+        Some((at as usize, ring[at as usize].slot))
     }
 
-    fn get_mut(&mut self, fingerprint: Fingerprint) -> Option<&mut Slot> {
-        let at = self.position(fingerprint)?;
-        Some(&mut self.ring[at].slot)
+    /// Puts `slot` at ring position `at`, keeping `live` right.
+    fn set(&mut self, at: usize, slot: Slot) {
+        let old = std::mem::replace(&mut self.ring[at].slot, slot);
+        self.live = self.live + usize::from(counted(slot.token)) - usize::from(counted(old.token));
     }
 
     /// Frees the key's position, and takes it out of the index: a key
@@ -310,15 +317,16 @@ impl Shard {
     /// positions behind its hash.
     fn remove(&mut self, fingerprint: Fingerprint) {
         let ring = &self.ring;
-        let found = self.index.find_entry(fingerprint.hash, |&at| {
-            let entry = &ring[at as usize];
-            entry.fingerprint == fingerprint && entry.slot.token != VACANT
-        });
+        let found = self
+            .index
+            .find_entry(fingerprint.hash, |&at| ring[at as usize].is(fingerprint));
         if let Ok(entry) = found {
             let (at, _) = entry.remove();
-            let slot = &mut self.ring[at as usize].slot;
-            self.live -= usize::from(counted(slot.token));
-            slot.token = VACANT;
+            let vacant = Slot {
+                token: VACANT,
+                expires: 0,
+            };
+            self.set(at as usize, vacant);
         }
     }
 
@@ -480,10 +488,10 @@ mod tests {
         assert!(!shard.insert(a, slot(5), 2, 10));
         assert!(!shard.insert(b, slot(1_000), 2, 10));
         assert!(!shard.insert(c, slot(1_000), 2, 10), "a had expired");
-        assert!(shard.get_mut(a).is_none());
+        assert!(shard.find(a).is_none());
         assert!(shard.insert(d, slot(1_000), 2, 10), "b had not");
-        assert!(shard.get_mut(b).is_none());
-        assert!(shard.get_mut(c).is_some() && shard.get_mut(d).is_some());
+        assert!(shard.find(b).is_none());
+        assert!(shard.find(c).is_some() && shard.find(d).is_some());
         assert_eq!(shard.live, 2);
     }
 
@@ -508,8 +516,8 @@ mod tests {
             "only a vacant place went"
         );
         assert!(shard.insert(hashers.fingerprint("d"), slot(1_000), 3, 10));
-        assert!(shard.get_mut(b).is_none(), "b was the oldest live entry");
-        assert!(shard.get_mut(a).is_some() && shard.get_mut(c).is_some());
+        assert!(shard.find(b).is_none(), "b was the oldest live entry");
+        assert!(shard.find(a).is_some() && shard.find(c).is_some());
     }
 
     /// The fingerprint's first half is the store's plain keyed hash of the
@@ -539,10 +547,10 @@ mod tests {
             expires: 1_000,
         };
         shard.insert(one, slot(5), 4, 10);
-        assert!(shard.get_mut(two).is_none());
+        assert!(shard.find(two).is_none());
         shard.insert(two, slot(6), 4, 10);
         shard.remove(one);
-        assert_eq!(shard.get_mut(two).map(|slot| slot.token), Some(6));
+        assert_eq!(shard.find(two).map(|(_, slot)| slot.token), Some(6));
     }
 
     /// Stale index positions (left by overwrites) are dropped before they
@@ -636,7 +644,7 @@ mod tests {
                 }
                 for k in 0..8u8 {
                     proptest::prop_assert_eq!(
-                        shard.get_mut(keys[usize::from(k)]).is_some(),
+                        shard.find(keys[usize::from(k)]).is_some(),
                         held(&model, k)
                     );
                 }
