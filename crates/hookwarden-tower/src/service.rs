@@ -25,7 +25,9 @@ use crate::body::{BufferedBody, ResponseBody};
 /// 503); then the inner service gets the exact bytes and the
 /// [`Verified`](hookwarden_core::Verified) record in the request extensions.
 /// A 2xx answer marks the delivery handled; any other answer, an error or a
-/// panic frees it for a retry.
+/// panic frees it for a retry. With the `axum` feature, the handler's
+/// `Bytes`, `String` and `Json` take bodies up to the gate's limit: the
+/// layer sets axum's `DefaultBodyLimit` to it for the requests it admits.
 ///
 /// The read timeout ([`Gate::with_read_timeout`]) runs on Tokio's timer:
 /// serve the layer from a Tokio runtime with time enabled, as `axum::serve`
@@ -233,6 +235,12 @@ where
     };
     let mut req = Request::from_parts(parts, B::from_bytes(bytes));
     req.extensions_mut().insert(admitted.verified().clone());
+    // The handler's `Bytes`, `String` or `Json` would read the buffered body
+    // again under axum's `DefaultBodyLimit` (2 MiB unless set): let them
+    // take whatever the gate admitted, or an admitted delivery could never
+    // reach its handler.
+    #[cfg(feature = "axum")]
+    axum::extract::DefaultBodyLimit::max(gate.body_limit()).apply(&mut req);
     let result = admitted
         .run(
             || inner.call(req),

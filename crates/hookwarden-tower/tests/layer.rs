@@ -492,6 +492,24 @@ async fn the_handler_gets_the_exact_bytes() {
     }
 }
 
+/// axum's `Bytes` extractor refuses bodies over 2 MiB by default
+/// (`DefaultBodyLimit`): a delivery the gate admitted under a larger limit
+/// must still reach the handler, not be refused after it was reserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_axums_default_limit_but_within_the_gates_reaches_the_handler() {
+    let body = vec![b'x'; 3 * 1024 * 1024];
+    for kind in KINDS {
+        let probe = Probe::new();
+        let layer = WebhookLayer::new(Gate::new(verifier()).with_body_limit(4 * 1024 * 1024));
+        let client = kind.client(app(&probe, layer)).await;
+        client
+            .send(&Req::signed(HOOK, &body, "evt-3mib"))
+            .await
+            .assert_handled(200, "evt-3mib");
+        assert_eq!(probe.last().body.len(), body.len(), "{kind:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_and_any_are_accepted() {
     for kind in KINDS {
