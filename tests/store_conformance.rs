@@ -329,6 +329,50 @@ async fn redis_keys_are_prefixed_tokens_then_done() {
     assert_eq!(server.command(&["DBSIZE"]), ":1\r\n");
 }
 
+/// The gate drops the store's future when a request is cancelled (the
+/// client left, an outer timeout fired) while the outcome is being
+/// recorded: polled once and dropped, `complete` and `release` still reach
+/// Redis, so a handled delivery is not run again and a failed one is freed
+/// at once rather than when its lease ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_an_outcome_is_recorded_when_its_caller_stops_waiting() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = server.store().await;
+    let poll_once_and_drop = |future: std::pin::Pin<&mut dyn std::future::Future<Output = _>>| {
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let polled: std::task::Poll<Result<(), StoreError>> = future.poll(&mut context);
+        assert!(polled.is_pending(), "a round trip cannot be done at once");
+    };
+    let handled = acquired(store.reserve("ntxpay:evt_handled", LONG).await.unwrap());
+    poll_once_and_drop(std::pin::pin!(store.complete(
+        "ntxpay:evt_handled",
+        handled,
+        LONG
+    )));
+    let failed = acquired(store.reserve("ntxpay:evt_failed", LONG).await.unwrap());
+    poll_once_and_drop(std::pin::pin!(store.release("ntxpay:evt_failed", failed)));
+
+    let (handled_key, failed_key) = (
+        format!("{}ntxpay:evt_handled", store.prefix()),
+        format!("{}ntxpay:evt_failed", store.prefix()),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut outcomes = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        outcomes = vec![
+            server.command(&["GET", &handled_key]),
+            server.command(&["EXISTS", &failed_key]),
+        ];
+        if outcomes == ["$4\r\ndone\r\n", ":0\r\n"] {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("handled: DONE, failed: freed; Redis has {outcomes:?}");
+}
+
 #[tokio::test]
 async fn redis_prefixes_keep_apps_apart_and_replicas_together() {
     let Some(server) = RedisServer::start() else {

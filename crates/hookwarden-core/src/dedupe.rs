@@ -96,6 +96,13 @@ pub enum Reservation {
 ///   (another attempt took it after the lease ended) change nothing and succeed.
 /// - An `Err` means the store could not answer; adapters then refuse the
 ///   delivery with 503 rather than risk running it twice.
+/// - The gate drops a `complete` or `release` future unfinished when the
+///   request is cancelled (the client left, an outer timeout fired), and
+///   polls a `release` once when a request is dropped while it holds a key.
+///   A store whose calls wait on a network should run them in a task of its
+///   own from the first poll, so that they finish anyway (`RedisStore`
+///   does); otherwise such a delivery waits for its lease to end, and a
+///   retry then runs the handler again.
 ///
 /// The futures are `Send`, so the trait serves multi-threaded runtimes; no
 /// `async_trait` boxing is involved.

@@ -317,9 +317,11 @@ impl<St> fmt::Debug for Gate<St> {
 /// A delivery that passed the gate: verified, and reserved in the store.
 ///
 /// Run the handler with [`Admitted::run`], which records its outcome. If an
-/// `Admitted` is dropped instead (the request was cancelled), the
-/// reservation is released at once when the store can do so without
-/// waiting (the memory store), or else frees itself when its lease ends.
+/// `Admitted` is dropped instead (the request was cancelled), its release
+/// is polled once: the memory store frees the key at once, `RedisStore`
+/// sends the release in a task of its own, and a store that does neither
+/// lets the lease end. A request cancelled while the outcome is being
+/// recorded leaves that to the store the same way (see [`DedupeStore`]).
 #[must_use = "run the handler with `Admitted::run`, which records the outcome"]
 pub struct Admitted<'g, St: DedupeStore> {
     verified: Verified,

@@ -61,7 +61,9 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_LUA));
 /// Built once with [`connect`](Self::connect); cheap to clone (clones share
 /// one multiplexed connection that reconnects by itself). Every call is
 /// bounded by the [timeout](Self::with_timeout), so a hung Redis makes the
-/// adapters answer 503 quickly instead of holding requests.
+/// adapters answer 503 quickly instead of holding requests. `complete` and
+/// `release` run in a task of their own on the current Tokio runtime, so
+/// that a cancelled request still records its delivery's outcome.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -332,7 +334,8 @@ impl DedupeStore for RedisStore {
         token: Token,
         retention: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.complete_key(key, token, retention)
+        let (store, key) = (self.clone(), key.to_owned());
+        detached(async move { store.complete_key(&key, token, retention).await })
     }
 
     fn release(
@@ -340,7 +343,27 @@ impl DedupeStore for RedisStore {
         key: &str,
         token: Token,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.release_key(key, token)
+        let (store, key) = (self.clone(), key.to_owned());
+        detached(async move { store.release_key(&key, token).await })
+    }
+}
+
+/// Runs `exchange` in a task of its own on the current Tokio runtime, from
+/// the first poll on, and waits for it. The gate drops its future when the
+/// request is cancelled (the client left, an outer timeout fired), and an
+/// outcome must still be recorded then: a handled delivery marked DONE, a
+/// failed or cancelled one freed at once rather than when its lease ends.
+async fn detached<T: Send + 'static>(
+    exchange: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return Err(StoreError::NoRuntime);
+    };
+    match runtime.spawn(exchange).await {
+        Ok(result) => result,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        // The runtime is shutting down.
+        Err(_cancelled) => Err(StoreError::NoRuntime),
     }
 }
 
