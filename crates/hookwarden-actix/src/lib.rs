@@ -49,7 +49,7 @@ use actix_web::dev::{
 };
 use actix_web::http::header::{HeaderMap, HeaderName as ActixHeaderName};
 use actix_web::http::StatusCode;
-use actix_web::web::{Bytes, BytesMut, PayloadConfig};
+use actix_web::web::{self, Bytes, BytesMut, PayloadConfig};
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use futures_core::Stream;
 use hookwarden_core::http::HeaderName;
@@ -67,8 +67,14 @@ use hookwarden_core::{DedupeStore, Gate, HeaderLookup, Lookup, MemoryStore, Reje
 /// [`Verified`] record in the request extensions (take it as [`Delivery`]).
 /// The handler's `web::Bytes` and `String` take bodies up to the gate's
 /// limit: the middleware gives them a `web::PayloadConfig` of that size in
-/// place of any other (actix-web's default is 256 KiB). `web::Json` keeps
-/// its own `JsonConfig` (2 MiB by default).
+/// place of the app's or a scope's (actix-web's default is 256 KiB; one set
+/// on the resource itself still wins). `web::Json` keeps its own
+/// `JsonConfig` (2 MiB by default). actix-web cannot add that config to a
+/// request while a middleware outside this one holds a clone of its
+/// `HttpRequest` (it panics, as it does for a resource's own app data), so
+/// the middleware adds it only for a body over 256 KiB or an app that set
+/// a `PayloadConfig`: an outer middleware must not keep the request across
+/// the call in those cases.
 /// A 2xx answer marks the delivery handled; any other answer, an error or a
 /// panic frees it for a retry.
 ///
@@ -209,8 +215,12 @@ where
         Err(rejection) => return Ok(answer(req, &rejection)),
     };
     req.extensions_mut().insert(admitted.verified().clone());
-    // Looked up before any data of the app, its scopes or the resource.
-    req.add_data_container(handler_data);
+    // Looked up before the app's and the scopes' data. Only when needed:
+    // actix-web panics when it adds data to a request whose `HttpRequest`
+    // another middleware still holds a clone of.
+    if handler_may_refuse(&req, body.len()) {
+        req.add_data_container(handler_data);
+    }
     req.set_payload(Payload::from(body));
     let result = admitted
         .run(
@@ -219,6 +229,19 @@ where
         )
         .await;
     result.map(ServiceResponse::map_into_left_body)
+}
+
+/// actix-web's `PayloadConfig` limit when none is set: 256 KiB.
+const ACTIX_PAYLOAD_LIMIT: usize = 262_144;
+
+/// Whether the handler's `web::Bytes` or `String` could refuse a body of
+/// `len` bytes without the middleware's `PayloadConfig`: it is over
+/// actix-web's default, or the app or a scope set a config of its own,
+/// whose limit cannot be read.
+fn handler_may_refuse(req: &ServiceRequest, len: usize) -> bool {
+    len > ACTIX_PAYLOAD_LIMIT
+        || req.app_data::<PayloadConfig>().is_some()
+        || req.app_data::<web::Data<PayloadConfig>>().is_some()
 }
 
 /// Reads the whole payload, refusing it past `limit` bytes. A body that
@@ -426,6 +449,75 @@ mod tests {
         }
         assert_eq!(names.0.borrow().len(), Names::MAX);
         assert!(matches!(headers.lookup(&id), Lookup::One(b"msg_1")));
+    }
+
+    fn signed_request(body: &[u8]) -> TestRequest {
+        let signer = Signer::new(presets::ntxpay(), SECRET).unwrap();
+        let mut request = TestRequest::post().uri("/hook");
+        for (name, value) in &signer.sign(body, &SignOptions::new()).unwrap() {
+            request = request.insert_header((name.as_str(), value.as_bytes()));
+        }
+        request.set_payload(body.to_vec())
+    }
+
+    /// A middleware outside this one that keeps the `HttpRequest` across
+    /// the call (actix-web's `from_fn` with an `HttpRequest` argument) does
+    /// not make a delivery within actix-web's default limit panic.
+    #[actix_web::test]
+    async fn an_outer_middleware_holding_the_request_is_no_panic() {
+        use actix_web::middleware::{from_fn, Next};
+
+        async fn holds(
+            request: HttpRequest,
+            req: ServiceRequest,
+            next: Next<impl MessageBody>,
+        ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+            let response = next.call(req).await;
+            drop(request);
+            response
+        }
+
+        let gate = Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap());
+        let app = init_service(
+            App::new().service(
+                web::resource("/hook")
+                    .wrap(Webhook::new(gate))
+                    .wrap(from_fn(holds))
+                    .route(
+                        web::post().to(|body: web::Bytes| async move { body.len().to_string() }),
+                    ),
+            ),
+        )
+        .await;
+        let body = vec![b'x'; 200 * 1024];
+        let response = call_service(&app, signed_request(&body).to_request()).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(read_body(response).await, body.len().to_string().as_bytes());
+    }
+
+    /// An app-wide `PayloadConfig` smaller than the gate's limit does not
+    /// refuse a body the gate admitted.
+    #[actix_web::test]
+    async fn an_app_payload_config_gives_way_to_the_gate_limit() {
+        for data in [false, true] {
+            let gate = Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap());
+            let app = App::new();
+            let app = if data {
+                app.app_data(web::Data::new(PayloadConfig::new(1024)))
+            } else {
+                app.app_data(PayloadConfig::new(1024))
+            };
+            let app = init_service(app.service(
+                web::resource("/hook").wrap(Webhook::new(gate)).route(
+                    web::post().to(|body: web::Bytes| async move { body.len().to_string() }),
+                ),
+            ))
+            .await;
+            let body = vec![b'x'; 4096];
+            let response = call_service(&app, signed_request(&body).to_request()).await;
+            assert_eq!(response.status().as_u16(), 200, "web::Data: {data}");
+            assert_eq!(read_body(response).await, b"4096"[..], "web::Data: {data}");
+        }
     }
 
     /// A body over actix-web's own 256 KiB payload limit and under the
