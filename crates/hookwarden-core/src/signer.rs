@@ -128,7 +128,8 @@ impl Signer {
             DeliveryIdSource::Header(name) => {
                 let id = match &options.id {
                     Some(id) => Some(id.clone()),
-                    None if out.contains_key(name) => None,
+                    // Given among the extra headers: checked as any ID is.
+                    None if out.contains_key(name) => Some(only_value(&out, name)?),
                     None => {
                         let digest = Sha256::digest(body);
                         Some(format!("hw_{}", DeliveryId::hex(&digest[..16])))
@@ -194,6 +195,17 @@ impl Signer {
     }
 }
 
+/// The one value of `name` in `headers`, as text.
+fn only_value(headers: &HeaderMap, name: &HeaderName) -> Result<String, SignError> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next().map(HeaderValue::to_str), values.next()) {
+        (Some(Ok(value)), None) => Ok(value.to_owned()),
+        _ => Err(SignError::InvalidHeaderValue {
+            name: name.as_str().to_owned(),
+        }),
+    }
+}
+
 /// A value the verifier will read back unchanged: visible ASCII, and no
 /// spaces or tabs at either end (HTTP strips those in transit).
 fn header_value(name: &HeaderName, value: &str) -> Result<HeaderValue, SignError> {
@@ -209,7 +221,7 @@ fn header_value(name: &HeaderName, value: &str) -> Result<HeaderValue, SignError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::presets;
+    use crate::{presets, TimestampFormat};
 
     #[test]
     fn values_the_verifier_would_not_read_back_are_refused() {
@@ -223,5 +235,58 @@ mod tests {
         assert!(signer
             .sign(b"{}", &SignOptions::new().with_id("a b"))
             .is_ok());
+    }
+
+    /// An ID given as an extra header is held to the same rule as one
+    /// given with `with_id`, so that every delivery the signer writes
+    /// verifies.
+    #[test]
+    fn an_id_given_as_a_header_is_checked_too() {
+        for name in ["github", "shopify", "ntxpay"] {
+            let scheme = presets::by_name(name).unwrap();
+            let DeliveryIdSource::Header(id_header) = scheme.delivery_id().clone() else {
+                panic!("{name} takes its ID from a header");
+            };
+            let signer = Signer::new(scheme.clone(), "test-secret-1234").unwrap();
+            let verifier = crate::Verifier::new(scheme, "test-secret-1234").unwrap();
+            let good = SignOptions::new()
+                .with_header(id_header.clone(), HeaderValue::from_static("evt-1"));
+            let headers = signer.sign(b"{}", &good).unwrap();
+            let verified = verifier.verify(&headers, b"{}").unwrap();
+            assert_eq!(verified.delivery_id().map(|id| id.as_str()), Some("evt-1"));
+            for bad in [&b"caf\xe9"[..], b" evt", b"evt\t"] {
+                let options = SignOptions::new()
+                    .with_header(id_header.clone(), HeaderValue::from_bytes(bad).unwrap());
+                let err = signer.sign(b"{}", &options).unwrap_err();
+                assert_eq!(err.code(), "invalid_header_value", "{name} {bad:?}");
+            }
+        }
+    }
+
+    /// What the verifier would refuse as malformed is not signed: a Unix
+    /// time before 1970 (a far-past `--stale-by` in the CLI) is out of range
+    /// for the presets that write Unix seconds (stripe, slack, standard
+    /// webhooks, svix).
+    #[test]
+    fn a_timestamp_the_verifier_cannot_read_is_out_of_range() {
+        let before = std::time::UNIX_EPOCH - std::time::Duration::from_secs(1);
+        let mut checked = Vec::new();
+        for &name in presets::NAMES {
+            let scheme = presets::by_name(name).unwrap();
+            if !matches!(scheme.timestamp(), Some((_, TimestampFormat::UnixSeconds))) {
+                continue;
+            }
+            let secret = match name {
+                "standard-webhooks" | "svix" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                _ => "test-secret-1234",
+            };
+            let signer = Signer::new(scheme, secret).unwrap();
+            let err = signer
+                .sign(b"{}", &SignOptions::new().with_timestamp(before))
+                .unwrap_err();
+            assert_eq!(err, SignError::TimestampOutOfRange, "{name}");
+            checked.push(name);
+        }
+        assert_eq!(checked, ["standard-webhooks", "svix", "stripe", "slack"]);
     }
 }

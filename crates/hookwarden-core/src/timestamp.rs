@@ -138,25 +138,22 @@ fn civil_from_days(days: i128) -> (i128, i128, i128) {
     (year, month, day)
 }
 
-/// Writes `millis` since the epoch in `format`; `None` when the format cannot
-/// hold it (RFC 3339 before year 0 or after 9999).
+/// Writes `millis` since the epoch in `format`; `None` when the text would
+/// not [`parse`] back: a Unix time before 1970 or of more than 19 digits,
+/// an RFC 3339 date before year 0 or after 9999.
 pub(crate) fn format(millis: i128, format: TimestampFormat) -> Option<String> {
-    match format {
-        TimestampFormat::UnixSeconds => Some(millis.div_euclid(1000).to_string()),
-        TimestampFormat::UnixMillis => Some(millis.to_string()),
+    let text = match format {
+        TimestampFormat::UnixSeconds => millis.div_euclid(1000).to_string(),
+        TimestampFormat::UnixMillis => millis.to_string(),
         TimestampFormat::Rfc3339 => {
             let secs = millis.div_euclid(1000);
             let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
             let (year, month, day) = civil_from_days(days);
-            if !(0..=9999).contains(&year) {
-                return None;
-            }
             let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
-            Some(format!(
-                "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"
-            ))
+            format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
         }
-    }
+    };
+    parse(text.as_bytes(), format).is_ok().then_some(text)
 }
 
 #[cfg(test)]
@@ -278,6 +275,21 @@ mod tests {
             }
         }
         assert_eq!(format(253_402_300_800_000, Rfc3339), None);
+        // What the verifier would not read back is not written: a Unix time
+        // before 1970 or past 19 digits, an RFC 3339 year before 0.
+        for fmt in [UnixSeconds, UnixMillis] {
+            assert_eq!(format(-1, fmt), None, "{fmt:?}");
+        }
+        assert_eq!(format(10i128.pow(19), UnixMillis), None);
+        assert_eq!(
+            format(10i128.pow(19) - 1, UnixMillis).as_deref(),
+            Some("9999999999999999999")
+        );
+        assert_eq!(format(-62_167_219_200_001, Rfc3339), None);
+        assert_eq!(
+            format(-62_167_219_200_000, Rfc3339).as_deref(),
+            Some("0000-01-01T00:00:00Z")
+        );
         assert_eq!(
             format(1_531_420_618_000, Rfc3339).unwrap(),
             "2018-07-12T18:36:58Z"
