@@ -62,6 +62,10 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 /// beyond the usual five-minute tolerance.
 pub const DEFAULT_STALE_BY: Duration = Duration::from_secs(3600);
 
+/// The largest oversized body the check builds: 1 GiB, far beyond any
+/// webhook endpoint's limit (the body is built in memory).
+pub const MAX_OVERSIZE: usize = 1 << 30;
+
 /// The checks, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -307,15 +311,16 @@ impl Check {
     }
 
     /// The size of the oversized body, in bytes (default 2 MiB, over
-    /// hookwarden's 1 MiB default limit). Set it above the endpoint's limit.
+    /// hookwarden's 1 MiB default limit; at most [`MAX_OVERSIZE`], which a
+    /// larger value is taken as). Set it above the endpoint's limit.
     #[must_use]
     pub fn with_oversize(mut self, bytes: usize) -> Self {
-        self.oversize = bytes;
+        self.oversize = bytes.min(MAX_OVERSIZE);
         self
     }
 
-    /// How old the stale delivery's timestamp is (default one hour). Set it
-    /// beyond the endpoint's tolerance.
+    /// How old the stale delivery's timestamp is (default one hour; at most
+    /// back to 1970). Set it beyond the endpoint's tolerance.
     #[must_use]
     pub fn with_stale_by(mut self, age: Duration) -> Self {
         self.stale_by = age;
@@ -512,9 +517,15 @@ impl Check {
         }
         let id = fresh_id();
         let body = valid_body(&id);
-        let when = SystemTime::now()
+        // No earlier than 1970: a Unix timestamp cannot go further back,
+        // and that is stale enough for any tolerance.
+        let now = SystemTime::now();
+        let when = now
             .checked_sub(self.stale_by)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
+            .map_or(SystemTime::UNIX_EPOCH, |when| {
+                when.max(SystemTime::UNIX_EPOCH)
+            });
+        let age = now.duration_since(when).unwrap_or_default();
         let headers = self.signed(&self.endpoint.signer, &id, &body, Some(when))?;
         let outcome = self
             .expect(
@@ -522,10 +533,7 @@ impl Check {
                 headers,
                 body,
                 StatusCode::UNAUTHORIZED,
-                &format!(
-                    "a delivery signed {} s ago must get 401",
-                    self.stale_by.as_secs()
-                ),
+                &format!("a delivery signed {} s ago must get 401", age.as_secs()),
             )
             .await;
         Ok(outcome)

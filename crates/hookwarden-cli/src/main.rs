@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand};
-use hookwarden_cli::check::{Check, Progress};
+use hookwarden_cli::check::{Check, Progress, MAX_OVERSIZE};
 use hookwarden_cli::send::Delivery;
 use hookwarden_core::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use hookwarden_core::{
@@ -142,8 +142,8 @@ struct SendArgs {
 struct CheckArgs {
     #[command(flatten)]
     target: TargetArgs,
-    /// The size of the oversized body, in bytes; set it above the endpoint's limit.
-    #[arg(long, value_name = "BYTES", default_value_t = 2 * 1024 * 1024)]
+    /// The size of the oversized body, in bytes (at most 1 GiB); set it above the endpoint's limit.
+    #[arg(long, value_name = "BYTES", default_value_t = 2 * 1024 * 1024, value_parser = oversize)]
     oversize: usize,
     /// How old the stale delivery's timestamp is, in seconds; set it beyond the endpoint's tolerance.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
@@ -152,6 +152,15 @@ struct CheckArgs {
     /// saying so (by default it must answer `{"status":"duplicate"}`, as hookwarden does).
     #[arg(long)]
     allow_silent_dedupe: bool,
+}
+
+/// `--oversize`: a byte count up to [`MAX_OVERSIZE`].
+fn oversize(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(bytes) if bytes <= MAX_OVERSIZE => Ok(bytes),
+        Ok(_) => Err(format!("at most {MAX_OVERSIZE} bytes")),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// A usage or configuration error: printed on stderr, exit status 2.
@@ -188,11 +197,17 @@ impl From<io::Error> for CliError {
     }
 }
 
+/// A line on stderr, for people: one that cannot be written is no reason
+/// to stop (stdout, the output, is checked).
+fn note(line: fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            note(format_args!("error: {err}"));
             ExitCode::from(2)
         }
     }
@@ -261,17 +276,25 @@ fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
     for (name, value) in &parse_headers(&target.headers)? {
         check = check.with_header(name.clone(), value.clone());
     }
-    eprintln!(
+    note(format_args!(
         "checking {method} {} as {}",
         shown_url(&target.url),
         target.scheme
-    );
+    ));
+    let mut out = io::stdout().lock();
+    let mut written = Ok(());
     let report = runtime()?.block_on(check.run(|progress| match progress {
-        Progress::Sending { .. } => eprintln!("{progress}"),
+        Progress::Sending { .. } => note(format_args!("{progress}")),
         // The result lines are the output: stdout.
-        _ => println!("{progress}"),
+        _ => {
+            if written.is_ok() {
+                written = writeln!(out, "{progress}");
+            }
+        }
     }))?;
-    println!("{}", report.summary());
+    written?;
+    writeln!(out, "{}", report.summary())?;
+    out.flush()?;
     Ok(if report.passed() {
         ExitCode::SUCCESS
     } else {
@@ -353,17 +376,20 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
         Some(secs) => verifier.verify_at(&headers, &body, unix_time(secs, "--now")?),
         None => verifier.verify(&headers, &body),
     };
-    match outcome {
+    let mut out = io::stdout().lock();
+    let code = match outcome {
         Ok(verified) => {
-            println!("{}", verified_json(&verified));
-            Ok(ExitCode::SUCCESS)
+            writeln!(out, "{}", verified_json(&verified))?;
+            ExitCode::SUCCESS
         }
         Err(err) => {
-            println!("{}", serde_json::json!({ "error": err.code() }));
-            eprintln!("rejected: {err}");
-            Ok(ExitCode::from(1))
+            writeln!(out, "{}", serde_json::json!({ "error": err.code() }))?;
+            note(format_args!("rejected: {err}"));
+            ExitCode::from(1)
         }
-    }
+    };
+    out.flush()?;
+    Ok(code)
 }
 
 /// The possible values of `--scheme`: the preset names.

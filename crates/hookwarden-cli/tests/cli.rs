@@ -738,6 +738,58 @@ fn usage_errors_exit_2() {
     // Clap's own errors.
     usage_error(&["verify", "--scheme", "github", "--body-file", &body]);
     usage_error(&["frobnicate"]);
+    // An oversized body larger than the check builds (1 GiB), refused
+    // before anything is sent (nothing listens on port 9).
+    let stderr = usage_error(&[
+        "check",
+        "http://127.0.0.1:9/hook",
+        "--scheme",
+        "ntxpay",
+        "--secret",
+        "whsec_testsecret",
+        "--oversize",
+        "18446744073709551615",
+    ]);
+    assert!(stderr.contains("at most 1073741824 bytes"), "{stderr}");
+}
+
+/// Output that cannot be written (a full disk, a closed pipe) is exit 2
+/// with a message, not a panic, for every subcommand that writes some.
+#[test]
+fn an_unwritable_stdout_is_a_usage_error_not_a_panic() {
+    let dir = TempDir::new();
+    let body = dir.body("Hello, World!");
+    let sign = [
+        "sign",
+        "--scheme",
+        "github",
+        "--secret",
+        GITHUB_SECRET,
+        "--body-file",
+        &body,
+    ];
+    let verify = verify_args("github", GITHUB_SECRET, &[GITHUB_SIGNATURE], &body, &[]);
+    let other = dir.body("Hello, World?");
+    let reject = verify_args("github", GITHUB_SECRET, &[GITHUB_SIGNATURE], &other, &[]);
+    for args in [sign.to_vec(), verify, reject] {
+        let output = Command::new(env!("CARGO_BIN_EXE_hookwarden"))
+            .args(&args)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{}",
+            describe(&args, &output)
+        );
+        assert!(
+            stderr.contains("error: cannot write the output"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

@@ -368,6 +368,48 @@ async fn naive_receiver_with_every_flaw_fails_each_of_their_lines() {
     .await;
 }
 
+/// A `--stale-by` reaching before 1970 signs at 1970, which any tolerance
+/// refuses: hookwarden passes, rather than a `t=-…` it must call malformed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_by_before_1970_still_checks_the_window() {
+    let runs = Runs::default();
+    let addr = serve(hookwarden_app(&runs)).await;
+    let mut list = check_args(&format!("http://{addr}/stripe"), "stripe", STRIPE_SECRET);
+    list.extend(args(&["--stale-by", "4000000000"]));
+    let output = hookwarden(list).await;
+    assert_eq!(
+        verdicts(&output)["stale timestamp"],
+        "PASS",
+        "{}",
+        describe(&output)
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+}
+
+/// Output that cannot be written (a full disk, a closed pipe) is exit 2
+/// with a message, not a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_with_an_unwritable_stdout_exits_2() {
+    let runs = Runs::default();
+    let addr = serve(hookwarden_app(&runs)).await;
+    let list = check_args(&format!("http://{addr}/ntxpay"), "ntxpay", NTXPAY_SECRET);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_hookwarden"))
+            .args(&list)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(
+        stderr.contains("error: cannot write the output"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_oversize_is_configurable() {
     // 512 KiB is under the naive receiver's 1 MiB limit: accepted, so FAIL.
