@@ -373,6 +373,69 @@ async fn redis_an_outcome_is_recorded_when_its_caller_stops_waiting() {
     panic!("handled: DONE, failed: freed; Redis has {outcomes:?}");
 }
 
+/// Calls run on the runtime the store was connected on, with its timer:
+/// from a runtime without one, or from a thread on no runtime at all, they
+/// work; once that runtime has shut down they are `NoRuntime`, not a panic.
+#[test]
+fn redis_calls_work_from_any_runtime_and_fail_cleanly_without_theirs() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let home = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = home.block_on(server.store());
+
+    let no_timer = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let token = acquired(
+        no_timer
+            .block_on(store.reserve("ntxpay:evt_1", LONG))
+            .unwrap(),
+    );
+    // No runtime: a thread that polls the future itself.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| block_on(store.complete("ntxpay:evt_1", token, LONG)))
+            .join()
+            .unwrap()
+    })
+    .unwrap();
+    assert_eq!(
+        no_timer.block_on(store.reserve("ntxpay:evt_1", LONG)),
+        Ok(Reservation::Done)
+    );
+
+    home.shutdown_timeout(Duration::from_secs(5));
+    assert_eq!(
+        no_timer.block_on(store.reserve("ntxpay:evt_2", LONG)),
+        Err(StoreError::NoRuntime)
+    );
+}
+
+/// Polls `future` to its end on this thread, parking between polls.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
 #[tokio::test]
 async fn redis_prefixes_keep_apps_apart_and_replicas_together() {
     let Some(server) = RedisServer::start() else {
