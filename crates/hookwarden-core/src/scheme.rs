@@ -450,6 +450,12 @@ impl Scheme {
         if bodies != 1 {
             return invalid("the signed content must contain the body exactly once");
         }
+        if self
+            .signed_content
+            .contains(&Part::Header(self.signature_header.clone()))
+        {
+            return invalid("the signed content cannot hold the signature header itself");
+        }
         let signs_timestamp = self.signed_content.contains(&Part::Timestamp);
         if signs_timestamp && self.timestamp.is_none() {
             return invalid("the signed content has a timestamp but the scheme reads none");
@@ -549,6 +555,8 @@ mod tests {
                     TimestampFormat::UnixSeconds,
                 ),
             base().with_secret_length(5, 2),
+            base()
+                .with_signed_content([Part::Header(HeaderName::from_static("x-sig")), Part::Body]),
             base().with_delivery_id(DeliveryIdSource::JsonPointer(JsonPointer::from_segments(
                 Vec::<String>::new(),
             ))),
