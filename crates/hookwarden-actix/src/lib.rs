@@ -72,9 +72,10 @@ use hookwarden_core::{DedupeStore, Gate, HeaderLookup, Lookup, MemoryStore, Reje
 /// `JsonConfig` (2 MiB by default). actix-web cannot add that config to a
 /// request while a middleware outside this one holds a clone of its
 /// `HttpRequest` (it panics, as it does for a resource's own app data), so
-/// the middleware adds it only for a body over 256 KiB or an app that set
-/// a `PayloadConfig`: an outer middleware must not keep the request across
-/// the call in those cases.
+/// the middleware adds it only for a body over 256 KiB, a compressed body
+/// (`web::Bytes` inflates it) or an app that set a `PayloadConfig`: an
+/// outer middleware must not keep the request across the call in those
+/// cases.
 /// A 2xx answer marks the delivery handled; any other answer, an error or a
 /// panic frees it for a retry.
 ///
@@ -236,10 +237,15 @@ const ACTIX_PAYLOAD_LIMIT: usize = 262_144;
 
 /// Whether the handler's `web::Bytes` or `String` could refuse a body of
 /// `len` bytes without the middleware's `PayloadConfig`: it is over
-/// actix-web's default, or the app or a scope set a config of its own,
-/// whose limit cannot be read.
+/// actix-web's default, it is compressed (they limit the inflated size), or
+/// the app or a scope set a config of its own, whose limit cannot be read.
 fn handler_may_refuse(req: &ServiceRequest, len: usize) -> bool {
+    let compressed = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_ENCODING)
+        .is_some_and(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"));
     len > ACTIX_PAYLOAD_LIMIT
+        || compressed
         || req.app_data::<PayloadConfig>().is_some()
         || req.app_data::<web::Data<PayloadConfig>>().is_some()
 }
@@ -493,6 +499,34 @@ mod tests {
         let response = call_service(&app, signed_request(&body).to_request()).await;
         assert_eq!(response.status().as_u16(), 200);
         assert_eq!(read_body(response).await, body.len().to_string().as_bytes());
+    }
+
+    /// A compressed delivery the gate admitted reaches the handler, whose
+    /// `web::Bytes` inflates it and limits the inflated size.
+    #[actix_web::test]
+    async fn a_compressed_delivery_reaches_the_handler_inflated() {
+        use std::io::Write;
+
+        let plain = vec![b'x'; 300 * 1024];
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&plain).unwrap();
+        let wire = encoder.finish().unwrap();
+        assert!(wire.len() < 256 * 1024, "{}", wire.len());
+        let gate = Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap());
+        let app =
+            init_service(App::new().service(
+                web::resource("/hook").wrap(Webhook::new(gate)).route(
+                    web::post().to(|body: web::Bytes| async move { body.len().to_string() }),
+                ),
+            ))
+            .await;
+        let request = signed_request(&wire).insert_header(("content-encoding", "gzip"));
+        let response = call_service(&app, request.to_request()).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(
+            read_body(response).await,
+            plain.len().to_string().as_bytes()
+        );
     }
 
     /// An app-wide `PayloadConfig` smaller than the gate's limit does not
