@@ -373,67 +373,81 @@ async fn redis_an_outcome_is_recorded_when_its_caller_stops_waiting() {
     panic!("handled: DONE, failed: freed; Redis has {outcomes:?}");
 }
 
-/// Calls run on the runtime the store was connected on, with its timer:
-/// from a runtime without one, or from a thread on no runtime at all, they
-/// work; once that runtime has shut down they are `NoRuntime`, not a panic.
+/// Calls run on the caller's runtime, not the one `connect` ran on: a store
+/// connected on a set-up runtime that has since ended reconnects and works.
 #[test]
-fn redis_calls_work_from_any_runtime_and_fail_cleanly_without_theirs() {
+fn redis_a_store_outlives_the_runtime_it_was_connected_on() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let home = tokio::runtime::Builder::new_multi_thread()
+    let store = {
+        let setup = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        setup.block_on(server.store())
+    };
+    let app = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let store = home.block_on(server.store());
+    app.block_on(async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut seen = Vec::new();
+        loop {
+            match store.reserve("ntxpay:evt_late", LONG).await {
+                Ok(reservation) => return acquired(reservation),
+                Err(err) => seen.push(err),
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never recovered: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+}
 
-    let no_timer = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
+/// The timeout bounds every call, on the caller's runtime, even when the
+/// runtime the store was connected on is not running.
+#[test]
+fn redis_a_call_is_bounded_while_the_connecting_runtime_is_idle() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let home = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
-    let token = acquired(
-        no_timer
-            .block_on(store.reserve("ntxpay:evt_1", LONG))
-            .unwrap(),
-    );
-    // No runtime: a thread that polls the future itself.
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| block_on(store.complete("ntxpay:evt_1", token, LONG)))
-            .join()
-            .unwrap()
-    })
-    .unwrap();
-    assert_eq!(
-        no_timer.block_on(store.reserve("ntxpay:evt_1", LONG)),
-        Ok(Reservation::Done)
-    );
-
-    home.shutdown_timeout(Duration::from_secs(5));
-    assert_eq!(
-        no_timer.block_on(store.reserve("ntxpay:evt_2", LONG)),
-        Err(StoreError::NoRuntime)
+    let store = home.block_on(server.store());
+    let other = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = other.block_on(async {
+        tokio::time::timeout(store.timeout() * 6, store.reserve("ntxpay:evt_1", LONG)).await
+    });
+    assert!(
+        outcome.is_ok(),
+        "reserve still pending after six timeouts of {:?}",
+        store.timeout()
     );
 }
 
-/// Polls `future` to its end on this thread, parking between polls.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
-    let mut context = std::task::Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-        std::thread::park();
-    }
+/// A `reserve` does nothing until it is polled: a request dropped before
+/// that holds no key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_reserve_never_polled_reserves_nothing() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = server.store().await;
+    drop(store.reserve("ntxpay:evt_never_polled", LONG));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let key = format!("{}ntxpay:evt_never_polled", store.prefix());
+    assert_eq!(server.command(&["EXISTS", &key]), ":0\r\n");
 }
 
 #[tokio::test]

@@ -34,8 +34,8 @@ pub enum StoreError {
     },
     /// Redis answered something this store never writes or asks for.
     UnexpectedReply,
-    /// `connect` was not called on a Tokio runtime, or the runtime it was
-    /// called on has shut down.
+    /// The call was not made on a Tokio runtime. (On a runtime without its
+    /// timer, a call panics as `tokio::time` does: the timer bounds it.)
     NoRuntime,
 }
 
@@ -103,7 +103,7 @@ impl fmt::Display for StoreError {
             Self::Auth => f.write_str("Redis refused the credentials"),
             Self::Server { code } => write!(f, "Redis answered with an error ({code})"),
             Self::UnexpectedReply => f.write_str("Redis gave an unexpected reply"),
-            Self::NoRuntime => f.write_str("the Redis store has no Tokio runtime to run on"),
+            Self::NoRuntime => f.write_str("the Redis store was called outside a Tokio runtime"),
         }
     }
 }

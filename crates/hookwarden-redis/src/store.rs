@@ -61,10 +61,12 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_LUA));
 /// Built once with [`connect`](Self::connect); cheap to clone (clones share
 /// one multiplexed connection that reconnects by itself). Every call is
 /// bounded by the [timeout](Self::with_timeout), so a hung Redis makes the
-/// adapters answer 503 quickly instead of holding requests. Each call runs
-/// in a task of its own on the runtime the store was connected on: it works
-/// from any runtime, and a cancelled request still records its delivery's
-/// outcome.
+/// adapters answer 503 quickly instead of holding requests; so calls need
+/// a Tokio runtime with its timer, as `tokio::time` does. `complete` and
+/// `release` run in a task of their own on the current runtime, so that a
+/// cancelled request still records its delivery's outcome. A `reserve`
+/// cancelled after it reached Redis leaves the key held until its lease
+/// ends, as a crashed replica would.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -83,9 +85,6 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_LUA));
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
-    /// The runtime `connect` ran on, which drives the connection: every
-    /// call runs there, with its timer, whatever runtime the caller is on.
-    runtime: tokio::runtime::Handle,
     prefix: Arc<str>,
     timeout: Duration,
     tokens: Arc<Tokens>,
@@ -119,9 +118,9 @@ impl RedisStore {
             ErrorKind::InvalidClientConfig => ConnectError::InvalidUrl,
             _ => ConnectError::Unavailable(StoreError::from_redis(&err)),
         })?;
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        if tokio::runtime::Handle::try_current().is_err() {
             return Err(StoreError::NoRuntime.into());
-        };
+        }
         // Short, capped back-off: once Redis is back, the next reconnection
         // attempt is at most a second away. Responses are bounded by the
         // store's own timeout, which can change after the connection exists.
@@ -136,7 +135,6 @@ impl RedisStore {
             .map_err(|err| StoreError::from_redis(&err))?;
         Ok(Self {
             connection,
-            runtime,
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
             tokens: Arc::new(Tokens::new()),
@@ -178,12 +176,16 @@ impl RedisStore {
         full
     }
 
-    /// Runs one Redis exchange within the timeout (on the store's runtime:
-    /// see [`RedisStore::detached`]).
+    /// Runs one Redis exchange within the timeout.
     async fn bounded<T>(
         &self,
         exchange: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, StoreError> {
+        // `timeout` panics off a runtime; say so as an error instead (a
+        // request dropped outside one still releases through this path).
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::NoRuntime);
+        }
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(StoreError::from_redis(&err)),
@@ -326,8 +328,7 @@ impl DedupeStore for RedisStore {
         key: &str,
         lease: Duration,
     ) -> impl Future<Output = Result<Reservation, StoreError>> + Send {
-        let (store, key) = (self.clone(), key.to_owned());
-        self.detached(async move { store.reserve_key(&key, lease).await })
+        self.reserve_key(key, lease)
     }
 
     fn complete(
@@ -337,7 +338,7 @@ impl DedupeStore for RedisStore {
         retention: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         let (store, key) = (self.clone(), key.to_owned());
-        self.detached(async move { store.complete_key(&key, token, retention).await })
+        detached(async move { store.complete_key(&key, token, retention).await })
     }
 
     fn release(
@@ -346,31 +347,26 @@ impl DedupeStore for RedisStore {
         token: Token,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         let (store, key) = (self.clone(), key.to_owned());
-        self.detached(async move { store.release_key(&key, token).await })
+        detached(async move { store.release_key(&key, token).await })
     }
 }
 
-impl RedisStore {
-    /// Starts `exchange` at once in a task of its own on the store's
-    /// runtime, and waits for it. So a call works from any runtime, or from
-    /// none (the timer it needs is the store's), and it finishes even when
-    /// its caller stops waiting: the gate drops the future when a request is
-    /// cancelled (the client left, an outer timeout fired), and the outcome
-    /// must still be recorded then, a handled delivery marked DONE, a
-    /// failed or cancelled one freed at once rather than when its lease ends.
-    fn detached<T: Send + 'static>(
-        &self,
-        exchange: impl Future<Output = Result<T, StoreError>> + Send + 'static,
-    ) -> impl Future<Output = Result<T, StoreError>> + Send {
-        let task = self.runtime.spawn(exchange);
-        async move {
-            match task.await {
-                Ok(result) => result,
-                Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
-                // The store's runtime has shut down.
-                Err(_cancelled) => Err(StoreError::NoRuntime),
-            }
-        }
+/// Runs `exchange` in a task of its own on the current Tokio runtime, from
+/// the first poll on, and waits for it. The gate drops its future when the
+/// request is cancelled (the client left, an outer timeout fired), and an
+/// outcome must still be recorded then: a handled delivery marked DONE, a
+/// failed or cancelled one freed at once rather than when its lease ends.
+async fn detached<T: Send + 'static>(
+    exchange: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return Err(StoreError::NoRuntime);
+    };
+    match runtime.spawn(exchange).await {
+        Ok(result) => result,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        // The runtime is shutting down.
+        Err(_cancelled) => Err(StoreError::NoRuntime),
     }
 }
 
