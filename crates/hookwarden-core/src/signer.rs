@@ -9,8 +9,8 @@ use crate::headers;
 use crate::mac::{KeyedMac, Tag};
 use crate::verifier::{feed, unix_millis};
 use crate::{
-    signature, timestamp, BuildError, DeliveryId, DeliveryIdSource, Scheme, Secret, SignError,
-    SignatureSyntax, TimestampSource, VerifyError,
+    signature, timestamp, BuildError, DeliveryId, DeliveryIdSource, Part, Scheme, Secret,
+    SignError, SignatureSyntax, TimestampSource, VerifyError,
 };
 
 /// What a signed delivery carries beside its body.
@@ -126,18 +126,15 @@ impl Signer {
 
         match &scheme.delivery_id {
             DeliveryIdSource::Header(name) => {
-                let id = match &options.id {
-                    Some(id) => Some(id.clone()),
-                    // Given among the extra headers: checked as any ID is.
-                    None if out.contains_key(name) => Some(only_value(&out, name)?),
-                    None => {
+                let id = match (&options.id, given(&out, name)?) {
+                    (Some(id), _) => id.clone(),
+                    (None, Some(id)) => id,
+                    (None, None) => {
                         let digest = Sha256::digest(body);
-                        Some(format!("hw_{}", DeliveryId::hex(&digest[..16])))
+                        format!("hw_{}", DeliveryId::hex(&digest[..16]))
                     }
                 };
-                if let Some(id) = id {
-                    out.insert(name, header_value(name, &id)?);
-                }
+                out.insert(name, header_value(name, &id)?);
             }
             _ if options.id.is_some() => return Err(SignError::IdNotAHeader),
             _ => {}
@@ -156,6 +153,12 @@ impl Signer {
             }
         };
 
+        // Signed headers given among the extra ones must arrive as given.
+        for part in &scheme.signed_content {
+            if let Part::Header(name) = part {
+                given(&out, name)?;
+            }
+        }
         let feed = |sink: &mut dyn FnMut(&[u8])| {
             feed(
                 sink,
@@ -195,15 +198,19 @@ impl Signer {
     }
 }
 
-/// The one value of `name` in `headers`, as text.
-fn only_value(headers: &HeaderMap, name: &HeaderName) -> Result<String, SignError> {
-    let mut values = headers.get_all(name).iter();
-    match (values.next().map(HeaderValue::to_str), values.next()) {
-        (Some(Ok(value)), None) => Ok(value.to_owned()),
-        _ => Err(SignError::InvalidHeaderValue {
-            name: name.as_str().to_owned(),
-        }),
-    }
+/// The one value of `name` among the headers given, if any, held to the
+/// rule of [`header_value`].
+fn given(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, SignError> {
+    let invalid = || SignError::InvalidHeaderValue {
+        name: name.as_str().to_owned(),
+    };
+    // Visible ASCII, so UTF-8.
+    let Some(bytes) = headers::single(headers, name).map_err(|_| invalid())? else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(bytes).map_err(|_| invalid())?;
+    header_value(name, text)?;
+    Ok(Some(text.to_owned()))
 }
 
 /// A value the verifier will read back unchanged: visible ASCII, and no
@@ -260,6 +267,33 @@ mod tests {
                 let err = signer.sign(b"{}", &options).unwrap_err();
                 assert_eq!(err.code(), "invalid_header_value", "{name} {bad:?}");
             }
+        }
+    }
+
+    /// A signed header given with a space or tab at an end would arrive
+    /// without it (HTTP strips them) and fail its signature: refused.
+    #[test]
+    fn a_signed_header_given_with_an_edge_space_is_refused() {
+        let tenant = HeaderName::from_static("x-tenant");
+        let scheme = Scheme::new("acme", HeaderName::from_static("x-sig")).with_signed_content([
+            Part::Header(tenant.clone()),
+            Part::literal(b"."),
+            Part::Body,
+        ]);
+        let signer = Signer::new(scheme, "test-secret-1234").unwrap();
+        let with = |value: &'static str| {
+            signer.sign(
+                b"{}",
+                &SignOptions::new().with_header(tenant.clone(), HeaderValue::from_static(value)),
+            )
+        };
+        assert!(with("acme").is_ok());
+        for bad in ["acme ", "\tacme"] {
+            assert_eq!(
+                with(bad).unwrap_err().code(),
+                "invalid_header_value",
+                "{bad:?}"
+            );
         }
     }
 
