@@ -333,8 +333,9 @@ async fn redis_keys_are_prefixed_tokens_then_done() {
 /// client left, an outer timeout fired) while the outcome is being
 /// recorded: polled once and dropped, `complete` and `release` still reach
 /// Redis, so a handled delivery is not run again and a failed one is freed
-/// at once rather than when its lease ends.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// at once rather than when its lease ends. On one thread, so that the
+/// task a first poll starts cannot run, and answer, before that poll ends.
+#[tokio::test(flavor = "current_thread")]
 async fn redis_an_outcome_is_recorded_when_its_caller_stops_waiting() {
     let Some(server) = RedisServer::start() else {
         return;
