@@ -136,6 +136,11 @@ pub trait DedupeStore: Send + Sync {
 /// The dedupe key of a verified delivery: `namespace:<delivery-id>` when the
 /// signature covers the ID, else `namespace:sha256:<hex of the body>`.
 ///
+/// A `:` or `%` in the namespace is written `%3A` or `%25`, so that the
+/// first `:` of a key always ends its namespace: namespace `shop:eu` with
+/// ID `1` and namespace `shop` with ID `eu:1` are different keys. (A
+/// namespace without either character is written as it is.)
+///
 /// An ID header the provider does not sign (GitHub, Shopify, NTX Pay) is not
 /// trusted: whoever replays a captured delivery could change it and slip
 /// past dedupe. For those schemes the body, which the signature does cover,
@@ -150,6 +155,7 @@ pub trait DedupeStore: Send + Sync {
 /// let headers = Signer::new(scheme.clone(), secret)?.sign(b"{}", &SignOptions::new().with_id("msg_1"))?;
 /// let verified = Verifier::new(scheme, secret)?.verify(&headers, b"{}")?;
 /// assert_eq!(dedupe_key("sw", &verified, b"{}"), "sw:msg_1");
+/// assert_eq!(dedupe_key("sw:eu", &verified, b"{}"), "sw%3Aeu:msg_1");
 ///
 /// // GitHub does not sign X-GitHub-Delivery: the body is the key.
 /// let headers = Signer::new(presets::github(), "s3cret")?.sign(b"{}", &SignOptions::new().with_id("d-1"))?;
@@ -161,6 +167,13 @@ pub trait DedupeStore: Send + Sync {
 pub fn dedupe_key(namespace: &str, verified: &Verified, body: &[u8]) -> String {
     // Joined by hand into one allocation of the exact size: this runs for
     // every delivery, and `format!` costs more than the copy itself.
+    let escaped;
+    let namespace = if namespace.contains([':', '%']) {
+        escaped = namespace.replace('%', "%25").replace(':', "%3A");
+        &escaped
+    } else {
+        namespace
+    };
     let join = |parts: &[&str]| {
         let mut key = String::with_capacity(parts.iter().map(|part| part.len()).sum());
         parts.iter().for_each(|part| key.push_str(part));

@@ -181,7 +181,9 @@ impl<St> Gate<St> {
     }
 
     /// The prefix of this route's dedupe keys (default: the scheme's name).
-    /// Give routes sharing a store and a scheme different namespaces.
+    /// Give routes sharing a store and a scheme different namespaces; any
+    /// two different namespaces keep apart, `:` in them included (see
+    /// [`dedupe_key`](crate::dedupe_key)).
     #[must_use]
     pub fn with_namespace(mut self, namespace: impl Into<Arc<str>>) -> Self {
         self.namespace = namespace.into();

@@ -728,3 +728,62 @@ fn empty_id_header_is_no_id() {
         assert_eq!(verified.delivery_id(), None, "{name}");
     }
 }
+
+#[test]
+fn namespaces_sharing_a_store_never_share_a_key() {
+    use hookwarden_core::{Gate, MemoryStore};
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    // The memory store never waits: one poll settles each call.
+    fn settle<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        match future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(output) => output,
+            Poll::Pending => panic!("the memory store waited"),
+        }
+    }
+
+    let scheme = presets::standard_webhooks();
+    let secret = secret_for("standard-webhooks");
+    let signer = Signer::new(scheme.clone(), secret).unwrap();
+    let gate = |namespace: &str, store: &MemoryStore| {
+        Gate::new(Verifier::new(scheme.clone(), secret).unwrap())
+            .with_store(store.clone())
+            .with_namespace(namespace)
+    };
+    // Each pair would meet as `shop:eu:1` (or `shop%eu:1`) if the namespace
+    // were written as it is.
+    let pairs = [
+        (("shop", "eu:1"), ("shop:eu", "1")),
+        (("shop%3Aeu", "1"), ("shop:eu", "1")),
+        (("shop%253Aeu", "1"), ("shop%3Aeu", "1")),
+    ];
+    for ((first_namespace, first_id), (second_namespace, second_id)) in pairs {
+        let store = MemoryStore::new();
+        let (first, second) = (
+            gate(first_namespace, &store),
+            gate(second_namespace, &store),
+        );
+        let sign = |id: &str| {
+            let now = std::time::SystemTime::now();
+            let options = SignOptions::new().with_id(id).with_timestamp(now);
+            signer.sign(BODY, &options).unwrap()
+        };
+        let admitted = settle(first.admit(&sign(first_id), BODY)).unwrap();
+        assert_eq!(settle(admitted.run(|| async { 200 }, |s| *s == 200)), 200);
+        let again = settle(first.admit(&sign(first_id), BODY)).unwrap_err();
+        assert_eq!(again.code(), "duplicate", "{first_namespace} {first_id}");
+
+        let admitted = settle(second.admit(&sign(second_id), BODY)).unwrap_or_else(|r| {
+            panic!(
+                "{second_namespace} {second_id} after {first_namespace} {first_id}: {}",
+                r.code()
+            )
+        });
+        assert_eq!(settle(admitted.run(|| async { 200 }, |s| *s == 200)), 200);
+    }
+}
