@@ -52,13 +52,11 @@ fn routes(
             .app_data(web::Data::new(queue.clone()))
             .service(
                 web::resource("/webhooks/4pay")
-                    .wrap(events.clone())
-                    .route(web::post().to(on_event)),
+                    .route(web::post().to(on_event).wrap(events.clone())),
             )
             .service(
                 web::resource("/webhooks/4pay/notifications")
-                    .wrap(notifications.clone())
-                    .route(web::post().to(on_event)),
+                    .route(web::post().to(on_event).wrap(notifications.clone())),
             );
     })
 }

@@ -39,9 +39,7 @@ fn routes(
     let webhook = Webhook::new(Verifier::new(presets::github(), secret)?);
     Ok(move |config: &mut web::ServiceConfig| {
         config.app_data(web::Data::new(queue.clone())).service(
-            web::resource("/webhooks/github")
-                .wrap(webhook.clone())
-                .route(web::post().to(on_event)),
+            web::resource("/webhooks/github").route(web::post().to(on_event).wrap(webhook.clone())),
         );
     })
 }

@@ -35,9 +35,7 @@ fn routes(
     let webhook = Webhook::new(Verifier::new(presets::ntxpay(), secret)?);
     Ok(move |config: &mut web::ServiceConfig| {
         config.app_data(web::Data::new(queue.clone())).service(
-            web::resource("/webhooks/ntxpay")
-                .wrap(webhook.clone())
-                .route(web::post().to(on_event)),
+            web::resource("/webhooks/ntxpay").route(web::post().to(on_event).wrap(webhook.clone())),
         );
     })
 }

@@ -23,7 +23,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer, Route};
 use hookwarden::actix::{Delivery, Webhook};
 use hookwarden::{presets, BuildError, Verifier};
 use subtle::ConstantTimeEq;
@@ -56,13 +56,17 @@ fn routes(
         let check = move |req: ServiceRequest, next: Next<_>| {
             require_token(Arc::clone(&expected), req, next)
         };
-        config.app_data(web::Data::new(queue.clone())).service(
-            web::resource("/webhooks/paynetworx")
+        let route = |method: Route| {
+            method
+                .to(on_event)
                 .wrap(webhook.clone())
                 // Wrapped last, so it runs first: before the body is read.
-                .wrap(from_fn(check))
-                .route(web::post().to(on_event))
-                .route(web::put().to(on_event)),
+                .wrap(from_fn(check.clone()))
+        };
+        config.app_data(web::Data::new(queue.clone())).service(
+            web::resource("/webhooks/paynetworx")
+                .route(route(web::post()))
+                .route(route(web::put())),
         );
     })
 }

@@ -36,8 +36,7 @@ fn routes(
     Ok(move |config: &mut web::ServiceConfig| {
         config.app_data(web::Data::new(queue.clone())).service(
             web::resource("/webhooks/standard")
-                .wrap(webhook.clone())
-                .route(web::post().to(on_event)),
+                .route(web::post().to(on_event).wrap(webhook.clone())),
         );
     })
 }

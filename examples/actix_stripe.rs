@@ -36,9 +36,7 @@ fn routes(
     let webhook = Webhook::new(Verifier::new(presets::stripe(), secret)?);
     Ok(move |config: &mut web::ServiceConfig| {
         config.app_data(web::Data::new(queue.clone())).service(
-            web::resource("/webhooks/stripe")
-                .wrap(webhook.clone())
-                .route(web::post().to(on_event)),
+            web::resource("/webhooks/stripe").route(web::post().to(on_event).wrap(webhook.clone())),
         );
     })
 }

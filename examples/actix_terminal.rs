@@ -40,8 +40,7 @@ fn routes(
     Ok(move |config: &mut web::ServiceConfig| {
         config.app_data(web::Data::new(queue.clone())).service(
             web::resource("/webhooks/terminal")
-                .wrap(webhook.clone())
-                .route(web::post().to(on_event)),
+                .route(web::post().to(on_event).wrap(webhook.clone())),
         );
     })
 }

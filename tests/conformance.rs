@@ -27,6 +27,9 @@ enum Expect {
     Duplicate,
     /// The connection closed without an answer (the handler panicked).
     Closed,
+    /// The router's own 405, with no body: the route does not take the
+    /// method, and neither the adapter nor the handler ran.
+    MethodNotAllowed,
 }
 
 impl Expect {
@@ -36,6 +39,7 @@ impl Expect {
             Self::Rejected(status, code) => format!("{status} {code}"),
             Self::Duplicate => "200 duplicate".to_owned(),
             Self::Closed => "closed".to_owned(),
+            Self::MethodNotAllowed => "405 method not allowed".to_owned(),
         }
     }
 }
@@ -152,6 +156,15 @@ fn preset_cases(route: &Route) -> Vec<Case> {
         }),
         b.case("put", 1, |n| {
             vec![Step::Send(ok(n).method("PUT"), Expect::Handled(200))]
+        }),
+        // A method the route does not take never reaches the adapter: the
+        // router answers it, signed or not, and the delivery stays fresh.
+        b.case("other-method", 1, |n| {
+            vec![
+                Step::Send(ok(n).method("GET").without(&sig), Expect::MethodNotAllowed),
+                Step::Send(ok(n).method("DELETE"), Expect::MethodNotAllowed),
+                Step::Send(ok(n), Expect::Handled(200)),
+            ]
         }),
         b.case("duplicate", 1, |n| {
             vec![
@@ -419,6 +432,9 @@ fn outcome(
     let text = response.text();
     if response.status == 200 && text == DUPLICATE_BODY {
         return Ok("200 duplicate".to_owned());
+    }
+    if response.status == 405 && text.is_empty() {
+        return Ok("405 method not allowed".to_owned());
     }
     if let Some(scheme) = response.header(SCHEME_HEADER) {
         if scheme != route.preset.as_bytes() {

@@ -446,22 +446,21 @@ mod actix_app {
         let factory = move || {
             let mut app = App::new().app_data(data.clone());
             for (route, webhook) in &routes {
-                let resource = web::resource(route.path.as_str());
-                let resource = match route.body {
-                    Body::Bytes => resource
-                        .route(web::post().to(bytes))
-                        .route(web::put().to(bytes)),
-                    Body::Json => resource
-                        .route(web::post().to(json))
-                        .route(web::put().to(json)),
-                    Body::Stream => resource
-                        .route(web::post().to(stream))
-                        .route(web::put().to(stream)),
+                // Each route wrapped, as the crate's docs do: other methods
+                // get the resource's 405, as with axum's `route_layer`.
+                let wrap = |handled: actix_web::Route| match route.store {
+                    Store::NoLayer => handled,
+                    _ => handled.wrap(webhook.clone()),
                 };
-                app = match route.store {
-                    Store::NoLayer => app.service(resource),
-                    _ => app.service(resource.wrap(webhook.clone())),
+                let (post, put) = match route.body {
+                    Body::Bytes => (web::post().to(bytes), web::put().to(bytes)),
+                    Body::Json => (web::post().to(json), web::put().to(json)),
+                    Body::Stream => (web::post().to(stream), web::put().to(stream)),
                 };
+                let resource = web::resource(route.path.as_str())
+                    .route(wrap(post))
+                    .route(wrap(put));
+                app = app.service(resource);
             }
             app
         };

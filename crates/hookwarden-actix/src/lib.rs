@@ -25,8 +25,8 @@
 //! let app = move || {
 //!     App::new().service(
 //!         web::resource("/webhooks/4pay")
-//!             .wrap(webhook.clone())
-//!             .route(web::post().to(on_fourpay)),
+//!             // Wrap the route: other methods get the resource's 405.
+//!             .route(web::post().to(on_fourpay).wrap(webhook.clone())),
 //!     )
 //! };
 //! # let _ = app;
@@ -55,7 +55,14 @@ use futures_core::Stream;
 use hookwarden_core::http::HeaderName;
 use hookwarden_core::{DedupeStore, Gate, HeaderLookup, Lookup, MemoryStore, Rejection, Verified};
 
-/// The middleware factory: wrap a resource or scope with it.
+/// The middleware factory: wrap the webhook's route with it
+/// (`web::post().to(handler).wrap(webhook)`).
+///
+/// Wrapped around a route, it runs only for the methods that route takes,
+/// as the tower layer does under axum's `route_layer`: a `GET` or an
+/// `OPTIONS` gets the resource's 405. Wrapped around a resource or a scope,
+/// it runs before actix-web picks the route, so it answers those methods
+/// itself (401 for a request without a signature).
 ///
 /// Per request: a `Content-Length` over the limit is answered 413 before
 /// anything is read; the payload is buffered up to the limit (413 past it)
@@ -67,17 +74,25 @@ use hookwarden_core::{DedupeStore, Gate, HeaderLookup, Lookup, MemoryStore, Reje
 /// [`Verified`] record in the request extensions (take it as [`Delivery`]).
 /// The handler's `web::Bytes` and `String` take bodies up to the gate's
 /// limit: the middleware gives them a `web::PayloadConfig` of that size in
-/// place of the app's or a scope's (actix-web's default is 256 KiB; one set
-/// on the resource itself still wins). `web::Json` keeps its own
-/// `JsonConfig` (2 MiB by default). actix-web cannot add that config to a
-/// request while a middleware outside this one holds a clone of its
-/// `HttpRequest` (it panics, as it does for a resource's own app data), so
-/// the middleware adds it only for a body over 256 KiB, a compressed body
-/// (`web::Bytes` inflates it) or an app that set a `PayloadConfig`: an
-/// outer middleware must not keep the request across the call in those
-/// cases.
+/// place of the app's, a scope's or the resource's (actix-web's default is
+/// 256 KiB; wrapped around a resource, that resource's own config still
+/// wins). `web::Json` keeps its own `JsonConfig` (2 MiB by default).
+/// actix-web cannot add that config to a request while a middleware outside
+/// this one holds a clone of its `HttpRequest` (it panics, as it does for a
+/// resource's own app data), so the middleware adds it only for a body over
+/// 256 KiB, a compressed body (`web::Bytes` inflates it) or a
+/// `PayloadConfig` set on the app, a scope or the resource: an outer
+/// middleware must not keep the request across the call in those cases.
 /// A 2xx answer marks the delivery handled; any other answer, an error or a
 /// panic frees it for a retry.
+///
+/// Two things actix-web (actix-http 3.20) does itself, where hyper under
+/// the tower layer does otherwise: it answers `Expect: 100-continue` before
+/// any middleware runs, so a client announcing a body over the limit is
+/// invited to send it and then gets the 413; and after the middleware
+/// refuses a body, it reads and discards the rest of it instead of closing
+/// the connection. Neither reaches the handler or the store; cap upload
+/// sizes at a proxy in front if the traffic matters.
 ///
 /// Build it once and clone it into the app factory: a `Webhook` built
 /// inside the factory would give each worker its own memory store, and a
@@ -238,7 +253,8 @@ const ACTIX_PAYLOAD_LIMIT: usize = 262_144;
 /// Whether the handler's `web::Bytes` or `String` could refuse a body of
 /// `len` bytes without the middleware's `PayloadConfig`: it is over
 /// actix-web's default, it is compressed (they limit the inflated size), or
-/// the app or a scope set a config of its own, whose limit cannot be read.
+/// the app, a scope or the resource set a config of its own, whose limit
+/// cannot be read.
 fn handler_may_refuse(req: &ServiceRequest, len: usize) -> bool {
     let compressed = req
         .headers()
@@ -486,12 +502,12 @@ mod tests {
         let gate = Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap());
         let app = init_service(
             App::new().service(
-                web::resource("/hook")
-                    .wrap(Webhook::new(gate))
-                    .wrap(from_fn(holds))
-                    .route(
-                        web::post().to(|body: web::Bytes| async move { body.len().to_string() }),
-                    ),
+                web::resource("/hook").route(
+                    web::post()
+                        .to(|body: web::Bytes| async move { body.len().to_string() })
+                        .wrap(Webhook::new(gate))
+                        .wrap(from_fn(holds)),
+                ),
             ),
         )
         .await;
@@ -513,13 +529,16 @@ mod tests {
         let wire = encoder.finish().unwrap();
         assert!(wire.len() < 256 * 1024, "{}", wire.len());
         let gate = Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap());
-        let app =
-            init_service(App::new().service(
-                web::resource("/hook").wrap(Webhook::new(gate)).route(
-                    web::post().to(|body: web::Bytes| async move { body.len().to_string() }),
+        let app = init_service(
+            App::new().service(
+                web::resource("/hook").route(
+                    web::post()
+                        .to(|body: web::Bytes| async move { body.len().to_string() })
+                        .wrap(Webhook::new(gate)),
                 ),
-            ))
-            .await;
+            ),
+        )
+        .await;
         let request = signed_request(&wire).insert_header(("content-encoding", "gzip"));
         let response = call_service(&app, request.to_request()).await;
         assert_eq!(response.status().as_u16(), 200);
@@ -529,28 +548,36 @@ mod tests {
         );
     }
 
-    /// An app-wide `PayloadConfig` smaller than the gate's limit does not
-    /// refuse a body the gate admitted.
+    /// A `PayloadConfig` smaller than the gate's limit, on the app or the
+    /// resource, does not refuse a body the gate admitted.
     #[actix_web::test]
-    async fn an_app_payload_config_gives_way_to_the_gate_limit() {
-        for data in [false, true] {
+    async fn a_payload_config_gives_way_to_the_gate_limit() {
+        for (on_resource, data) in [(false, false), (false, true), (true, false), (true, true)] {
             let gate = Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap());
-            let app = App::new();
-            let app = if data {
-                app.app_data(web::Data::new(PayloadConfig::new(1024)))
-            } else {
-                app.app_data(PayloadConfig::new(1024))
-            };
-            let app = init_service(app.service(
-                web::resource("/hook").wrap(Webhook::new(gate)).route(
-                    web::post().to(|body: web::Bytes| async move { body.len().to_string() }),
+            let (mut app, mut resource) = (App::new(), web::resource("/hook"));
+            match (on_resource, data) {
+                (false, false) => app = app.app_data(PayloadConfig::new(1024)),
+                (false, true) => app = app.app_data(web::Data::new(PayloadConfig::new(1024))),
+                (true, false) => resource = resource.app_data(PayloadConfig::new(1024)),
+                (true, true) => {
+                    resource = resource.app_data(web::Data::new(PayloadConfig::new(1024)))
+                }
+            }
+            let app = init_service(
+                app.service(
+                    resource.route(
+                        web::post()
+                            .to(|body: web::Bytes| async move { body.len().to_string() })
+                            .wrap(Webhook::new(gate)),
+                    ),
                 ),
-            ))
+            )
             .await;
             let body = vec![b'x'; 4096];
             let response = call_service(&app, signed_request(&body).to_request()).await;
-            assert_eq!(response.status().as_u16(), 200, "web::Data: {data}");
-            assert_eq!(read_body(response).await, b"4096"[..], "web::Data: {data}");
+            let case = format!("on the resource: {on_resource}, web::Data: {data}");
+            assert_eq!(response.status().as_u16(), 200, "{case}");
+            assert_eq!(read_body(response).await, b"4096"[..], "{case}");
         }
     }
 
@@ -562,13 +589,16 @@ mod tests {
         let limit = 600 * 1024;
         let gate =
             Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap()).with_body_limit(limit);
-        let app =
-            init_service(App::new().service(
-                web::resource("/hook").wrap(Webhook::new(gate)).route(
-                    web::post().to(|body: web::Bytes| async move { body.len().to_string() }),
+        let app = init_service(
+            App::new().service(
+                web::resource("/hook").route(
+                    web::post()
+                        .to(|body: web::Bytes| async move { body.len().to_string() })
+                        .wrap(Webhook::new(gate)),
                 ),
-            ))
-            .await;
+            ),
+        )
+        .await;
         let signer = Signer::new(presets::ntxpay(), SECRET).unwrap();
         for (size, status, answer) in [
             (512 * 1024, 200, (512 * 1024).to_string()),
