@@ -44,7 +44,7 @@ enum Command {
     Sign(SignArgs),
     /// Check a delivery; print the verified record (exit 0) or `{"error":"<code>"}` (exit 1) as JSON.
     Verify(VerifyArgs),
-    /// Sign a body and send it to URL; print the status, latency and answer (exit 0 on 2xx, 1 otherwise).
+    /// Sign a body and send it to URL; print the status, latency and answer (exit 0 on 2xx, 1 on another status, 2 with no answer).
     Send(SendArgs),
     /// Check that the endpoint at URL verifies, deduplicates and limits deliveries (exit 0 if all pass).
     Check(CheckArgs),
@@ -222,7 +222,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
-/// `hookwarden send`: exit 0 on a 2xx answer, 1 on any other.
+/// `hookwarden send`: exit 0 on a 2xx answer, 1 on any other, 2 (an
+/// error) when no answer came.
 fn send(args: SendArgs) -> Result<ExitCode, CliError> {
     let target = &args.target;
     let mut delivery = Delivery::new(&target.url, scheme(&target.scheme)?, &target.secret)?

@@ -23,7 +23,9 @@ use http::StatusCode;
 pub enum VerifyError {
     /// The signature header is absent.
     MissingSignature,
-    /// A header the scheme requires (timestamp, delivery ID, a signed header) is absent.
+    /// A header the scheme requires is absent: its timestamp header, or a
+    /// header it signs (a signed delivery-ID header such as `webhook-id`).
+    /// An ID header the scheme does not sign is optional.
     MissingHeader {
         /// The header's name, lowercase.
         name: String,

@@ -285,6 +285,14 @@ mod tests {
         // Brackets and escaped quotes inside skipped strings are text.
         let body = r#"{"a":"}\"]{","b":[{"c":"]"}],"id":9}"#;
         assert_eq!(read(body, &["id"]).as_deref(), Some("9"));
+        // Values before the member are skipped, not validated.
+        for body in [
+            r#"{"a":tru,"id":"x"}"#,
+            r#"{"a":1.2.3,"id":"x"}"#,
+            r#"{"a":[1,,2],"id":"x"}"#,
+        ] {
+            assert_eq!(read(body, &["id"]).as_deref(), Some("x"), "{body}");
+        }
     }
 
     #[test]

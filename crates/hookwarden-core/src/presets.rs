@@ -57,8 +57,9 @@ const fn header(name: &'static str) -> HeaderName {
 }
 
 /// NTX Pay: `X-NTXPay-Signature` is the hex HMAC-SHA256 of the raw body;
-/// `X-NTXPay-Delivery` is the delivery ID. Secrets are 8–128 characters and
-/// are used as-is, `whsec_` prefix included (not base64). No timestamp, and
+/// `X-NTXPay-Delivery` is the delivery ID. Secrets are 8–128 characters
+/// (checked as 8–128 bytes, the same for the ASCII secrets NTX Pay issues)
+/// and are used as-is, `whsec_` prefix included (not base64). No timestamp, and
 /// the delivery header is not signed, so a replay is caught only by dedupe,
 /// which keys on the body's digest ([`dedupe_key`](crate::dedupe_key)).
 pub fn ntxpay() -> Scheme {

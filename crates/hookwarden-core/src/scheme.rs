@@ -126,8 +126,10 @@ pub enum DeliveryIdSource {
     /// A non-empty string or an integer in the JSON body, read only after the
     /// signature passed, and only as far as the member: what follows it is
     /// not read, so a large body costs no second pass. When the member is
-    /// absent, empty or of another type, or the JSON up to it is malformed,
-    /// the delivery has no ID.
+    /// absent, empty or of another type, or the quotes and brackets before
+    /// it cannot be followed, the delivery has no ID. Values before it are
+    /// skipped by their quotes and brackets, not validated (the signature
+    /// has passed): `{"a":tru,"id":"x"}` has the ID `x`.
     JsonPointer(JsonPointer),
     /// The hex SHA-256 of the body: for providers with no ID, a retry carries
     /// the same body.
