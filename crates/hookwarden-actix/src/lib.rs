@@ -72,6 +72,11 @@ use hookwarden_core::{DedupeStore, Gate, HeaderLookup, Lookup, MemoryStore, Reje
 /// a store failure 503); then the handler gets the exact bytes as its
 /// payload (so `web::Bytes`, `web::Json` and `web::Payload` all work) and the
 /// [`Verified`] record in the request extensions (take it as [`Delivery`]).
+/// `web::Payload` yields those bytes as they came. With actix-web's
+/// compress features (on by default), `web::Bytes`, `String` and
+/// `web::Json` inflate a body sent with a `Content-Encoding`, and refuse
+/// one that does not inflate, as they would without the middleware; the
+/// tower layer hands such a body on as it came.
 /// The handler's `web::Bytes` and `String` take bodies up to the gate's
 /// limit: the middleware gives them a `web::PayloadConfig` of that size in
 /// place of the app's, a scope's or the resource's (actix-web's default is
