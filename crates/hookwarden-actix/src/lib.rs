@@ -478,6 +478,14 @@ mod tests {
         assert!(matches!(headers.lookup(&id), Lookup::One(b"msg_1")));
     }
 
+    /// A POST route behind `gate` whose handler answers the length of the
+    /// body its `web::Bytes` got.
+    fn counting(gate: Gate) -> actix_web::Route {
+        web::post()
+            .to(|body: web::Bytes| async move { body.len().to_string() })
+            .wrap(Webhook::new(gate))
+    }
+
     fn signed_request(body: &[u8]) -> TestRequest {
         let signer = Signer::new(presets::ntxpay(), SECRET).unwrap();
         let mut request = TestRequest::post().uri("/hook");
@@ -506,14 +514,7 @@ mod tests {
 
         let gate = Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap());
         let app = init_service(
-            App::new().service(
-                web::resource("/hook").route(
-                    web::post()
-                        .to(|body: web::Bytes| async move { body.len().to_string() })
-                        .wrap(Webhook::new(gate))
-                        .wrap(from_fn(holds)),
-                ),
-            ),
+            App::new().service(web::resource("/hook").route(counting(gate).wrap(from_fn(holds)))),
         )
         .await;
         let body = vec![b'x'; 200 * 1024];
@@ -534,16 +535,8 @@ mod tests {
         let wire = encoder.finish().unwrap();
         assert!(wire.len() < 256 * 1024, "{}", wire.len());
         let gate = Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap());
-        let app = init_service(
-            App::new().service(
-                web::resource("/hook").route(
-                    web::post()
-                        .to(|body: web::Bytes| async move { body.len().to_string() })
-                        .wrap(Webhook::new(gate)),
-                ),
-            ),
-        )
-        .await;
+        let app =
+            init_service(App::new().service(web::resource("/hook").route(counting(gate)))).await;
         let request = signed_request(&wire).insert_header(("content-encoding", "gzip"));
         let response = call_service(&app, request.to_request()).await;
         assert_eq!(response.status().as_u16(), 200);
@@ -568,16 +561,7 @@ mod tests {
                     resource = resource.app_data(web::Data::new(PayloadConfig::new(1024)))
                 }
             }
-            let app = init_service(
-                app.service(
-                    resource.route(
-                        web::post()
-                            .to(|body: web::Bytes| async move { body.len().to_string() })
-                            .wrap(Webhook::new(gate)),
-                    ),
-                ),
-            )
-            .await;
+            let app = init_service(app.service(resource.route(counting(gate)))).await;
             let body = vec![b'x'; 4096];
             let response = call_service(&app, signed_request(&body).to_request()).await;
             let case = format!("on the resource: {on_resource}, web::Data: {data}");
@@ -594,16 +578,8 @@ mod tests {
         let limit = 600 * 1024;
         let gate =
             Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap()).with_body_limit(limit);
-        let app = init_service(
-            App::new().service(
-                web::resource("/hook").route(
-                    web::post()
-                        .to(|body: web::Bytes| async move { body.len().to_string() })
-                        .wrap(Webhook::new(gate)),
-                ),
-            ),
-        )
-        .await;
+        let app =
+            init_service(App::new().service(web::resource("/hook").route(counting(gate)))).await;
         let signer = Signer::new(presets::ntxpay(), SECRET).unwrap();
         for (size, status, answer) in [
             (512 * 1024, 200, (512 * 1024).to_string()),
