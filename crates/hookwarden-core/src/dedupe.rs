@@ -53,7 +53,7 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(72 * 3600);
 /// The body of the 200 answered for a duplicate of a handled delivery.
 pub const DUPLICATE_BODY: &str = r#"{"status":"duplicate"}"#;
 
-/// Proof of a reservation: only its holder can complete or release the key.
+/// Proof of a reservation: only its holder can release the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Token(u128);
 
@@ -85,17 +85,22 @@ pub enum Reservation {
 /// # Contract
 /// - `reserve` atomically takes an absent (or expired) key for `lease` and
 ///   returns a fresh token; otherwise it reports `InFlight` or `Done`.
-/// - `complete` turns the key held with `token` into DONE for `retention`,
-///   even if the lease has ended, as long as no other attempt holds the key
-///   now (a handler slower than its lease that answered 2xx is still
-///   recorded). A key that is absent or expired, whoever held it last, is
-///   recorded DONE anew; a live reservation of another attempt, or a live
-///   DONE, is left as it is.
-/// - `release` frees the key held with `token`.
-/// - `complete` and `release` with a token that no longer holds the key
-///   (another attempt took it after the lease ended) change nothing and succeed.
-/// - An `Err` means the store could not answer; adapters then refuse the
-///   delivery with 503 rather than risk running it twice.
+/// - `complete` records the delivery DONE for `retention`, whatever holds
+///   the key now: a success is final. The gate calls it only after a 2xx,
+///   so the key may be held by this attempt (even past its lease: a handler
+///   slower than its lease is still recorded), by a retry that took it
+///   after that lease (the retry's own outcome then changes nothing, and
+///   its failure cannot undo the success), or by nobody. A live DONE keeps
+///   its first retention.
+/// - `release` frees the key held with `token`; with a token that no longer
+///   holds the key (another attempt took it after the lease ended, or a
+///   success made it DONE) it changes nothing and succeeds.
+/// - An `Err` from `reserve` means the store could not answer; adapters
+///   then refuse the delivery with 503 rather than risk running it twice.
+///   An `Err` from `complete` is only logged (the handler has answered): a
+///   network store should keep trying a failed `complete` itself, or the
+///   delivery runs again once its lease ends (`RedisStore` retries in the
+///   background).
 /// - The gate drops a `complete` or `release` future unfinished when the
 ///   request is cancelled (the client left, an outer timeout fired), and
 ///   polls a `release` once when a request is dropped while it holds a key.
@@ -117,7 +122,8 @@ pub trait DedupeStore: Send + Sync {
         lease: Duration,
     ) -> impl Future<Output = Result<Reservation, Self::Error>> + Send;
 
-    /// Marks the delivery held with `token` as handled, for `retention`.
+    /// Marks the delivery handled, for `retention`; `token` is the
+    /// reservation of the attempt whose handler succeeded.
     fn complete(
         &self,
         key: &str,

@@ -395,7 +395,7 @@ impl<St: DedupeStore> Held<'_, St> {
                 key = %self.key,
                 handled,
                 error = %err,
-                "dedupe store failed to record the outcome; the lease will expire"
+                "dedupe store did not confirm the outcome; if it never records it, the lease frees the key"
             );
         }
     }

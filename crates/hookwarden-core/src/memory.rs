@@ -249,21 +249,21 @@ impl MemoryStore {
         }
     }
 
-    fn complete_now(&self, key: &str, token: Token, retention: Duration) {
+    fn complete_now(&self, key: &str, retention: Duration) {
         let now = self.now();
         let done = Slot {
             token: DONE,
             expires: now.saturating_add(millis(retention)),
         };
         let (fingerprint, mut shard) = self.shard(key);
+        // A success is final, whoever holds the key now: this attempt, even
+        // past its lease, or a retry that took the key after that lease
+        // (whose own outcome then changes nothing).
         match shard.find(fingerprint) {
-            // Still ours, even past the lease: nobody else took the key.
-            Some((at, slot)) if reserved(slot.token) && u128::from(slot.token) == token.get() => {
-                shard.set(at, done);
-            }
-            // Another attempt's reservation, or a handled delivery, still live.
-            Some((_, slot)) if slot.expires > now => {}
-            // Absent or expired, whoever held it: nobody holds it now.
+            Some((at, slot)) if reserved(slot.token) => shard.set(at, done),
+            // Handled already: the first success's retention stands.
+            Some((_, slot)) if slot.token == DONE && slot.expires > now => {}
+            // Absent, released, or remembered no longer.
             _ => {
                 shard.remove(fingerprint);
                 self.insert(&mut shard, fingerprint, done, now);
@@ -417,10 +417,10 @@ impl DedupeStore for MemoryStore {
     fn complete(
         &self,
         key: &str,
-        token: Token,
+        _: Token,
         retention: Duration,
     ) -> impl Future<Output = Result<(), Infallible>> + Send {
-        self.complete_now(key, token, retention);
+        self.complete_now(key, retention);
         ready(Ok(()))
     }
 
@@ -458,8 +458,8 @@ mod tests {
         // seeded at random, so how many that takes varies).
         for i in 1.. {
             let key = format!("key-{i}");
-            if let Reservation::Acquired(token) = store.reserve_now(&key, LEASE) {
-                store.complete_now(&key, token, KEEP);
+            if let Reservation::Acquired(_) = store.reserve_now(&key, LEASE) {
+                store.complete_now(&key, KEEP);
             }
             if shard_of(&key) == shard_of(&first) {
                 break;
@@ -560,8 +560,8 @@ mod tests {
         let store = MemoryStore::with_capacity(4 * SHARDS);
         for i in 0..5_000 {
             let key = format!("key-{i}");
-            let token = acquired(store.reserve_now(&key, LEASE));
-            store.complete_now(&key, token, KEEP);
+            acquired(store.reserve_now(&key, LEASE));
+            store.complete_now(&key, KEEP);
         }
         for shard in store.inner.shards.iter() {
             let shard = lock(shard);
@@ -578,8 +578,8 @@ mod tests {
     #[test]
     fn retries_of_a_released_key_keep_one_place() {
         let store = MemoryStore::with_capacity(4 * SHARDS);
-        let token = acquired(store.reserve_now("handled", LEASE));
-        store.complete_now("handled", token, KEEP);
+        acquired(store.reserve_now("handled", LEASE));
+        store.complete_now("handled", KEEP);
         for _ in 0..1_000 {
             let token = acquired(store.reserve_now("failing", LEASE));
             store.release_now("failing", token);

@@ -58,6 +58,20 @@ impl StoreError {
         }
     }
 
+    /// Whether the same call may succeed if tried again soon: Redis did
+    /// not answer, the connection was lost, or the server said it is busy,
+    /// loading, read-only (a failover) or out of memory.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout | Self::Connection => true,
+            Self::Server { code } => matches!(
+                code.as_str(),
+                "LOADING" | "READONLY" | "TRYAGAIN" | "BUSY" | "MASTERDOWN" | "CLUSTERDOWN" | "OOM"
+            ),
+            Self::Auth | Self::UnexpectedReply | Self::NoRuntime => false,
+        }
+    }
+
     /// Sorts a `redis` error into a variant, keeping no text from it but a
     /// server's error code.
     pub(crate) fn from_redis(err: &redis::RedisError) -> Self {
@@ -208,6 +222,27 @@ mod tests {
         assert_eq!(StoreError::from_redis(&refused), StoreError::Connection);
         let slow = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
         assert_eq!(StoreError::from_redis(&slow), StoreError::Timeout);
+    }
+
+    #[test]
+    fn only_what_may_pass_is_tried_again() {
+        let server = |code: &str| StoreError::Server { code: code.into() };
+        for transient in [
+            StoreError::Timeout,
+            StoreError::Connection,
+            server("READONLY"),
+        ] {
+            assert!(transient.is_transient(), "{transient:?}");
+        }
+        for lasting in [
+            StoreError::Auth,
+            StoreError::UnexpectedReply,
+            StoreError::NoRuntime,
+            server("ERR"),
+            server("NOSCRIPT"),
+        ] {
+            assert!(!lasting.is_transient(), "{lasting:?}");
+        }
     }
 
     #[test]

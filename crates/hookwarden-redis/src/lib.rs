@@ -37,7 +37,7 @@
 //! | operation | Redis |
 //! |---|---|
 //! | `reserve` | `SET <prefix><key> <token> NX PX <lease> GET`: nil → acquired, the DONE marker → done, a token → in flight |
-//! | `complete` | a Lua script: when the key is absent or holds the token, `SET` it to the DONE marker `PX <retention>` |
+//! | `complete` | a Lua script: unless the key already holds the DONE marker, `SET` it to that marker `PX <retention>` (a success is final, whoever holds the key) |
 //! | `release` | a Lua script: when the key holds the token, `DEL` it |
 //!
 //! Scripts are sent by their SHA1 (`EVALSHA`) and loaded on a `NOSCRIPT`
@@ -57,7 +57,10 @@
 //! A call that timed out may still reach a Redis that was only slow: a
 //! reservation made that way holds its key until the lease ends, so a retry
 //! meanwhile gets 409 (never a second run of the handler). Keep the lease
-//! as short as the handlers allow.
+//! as short as the handlers allow. A `complete` or `release` that Redis did
+//! not take (a lost connection, a stall, a failover) is tried again in the
+//! background for up to a minute, past the caller's timeout: a handled
+//! delivery is still recorded, rather than run again when its lease ends.
 #![forbid(unsafe_code)]
 
 mod error;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hookwarden_core::{DedupeStore, Reservation, Token};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, ErrorKind, RedisError, Script};
+use redis::{Client, ErrorKind, RedisError, Script, ScriptInvocation};
 
 use crate::error::{ConnectError, StoreError};
 
@@ -32,12 +32,20 @@ const MAX_TTL_MS: u64 = 1 << 52;
 /// How long the first connection (and each reconnection attempt) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// `complete`: DONE for the retention if the key is absent or still ours;
-/// another attempt's token, or DONE, stays as it is. Returns 1 if it wrote.
+/// How long `complete` and `release` keep trying to record an outcome that
+/// Redis did not take at once: the default lease, past which a retry may
+/// run the handler anyway.
+const OUTCOME_WINDOW: Duration = Duration::from_secs(60);
+
+/// The first pause before an outcome is tried again, and the longest.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// `complete`: DONE for the retention, whoever holds the key (a success is
+/// final); a DONE key keeps its first retention. Returns 1 if it wrote.
 const COMPLETE_LUA: &str = r"
-local current = redis.call('GET', KEYS[1])
-if current == false or current == ARGV[1] then
-    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
     return 1
 end
 return 0
@@ -64,9 +72,11 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_LUA));
 /// adapters answer 503 quickly instead of holding requests; so calls need
 /// a Tokio runtime with its timer, as `tokio::time` does. `complete` and
 /// `release` run in a task of their own on the current runtime, so that a
-/// cancelled request still records its delivery's outcome. A `reserve`
-/// cancelled after it reached Redis leaves the key held until its lease
-/// ends, as a crashed replica would.
+/// cancelled request still records its delivery's outcome, and that task
+/// tries again (for up to a minute) when Redis does not take the outcome
+/// at once: a lost connection, a failover, a stall. A `reserve` cancelled
+/// after it reached Redis leaves the key held until its lease ends, as a
+/// crashed replica would.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -151,7 +161,8 @@ impl RedisStore {
 
     /// Bounds each call, waiting for a reconnection included (default
     /// [`DEFAULT_TIMEOUT`]). Past it the call fails with
-    /// [`StoreError::Timeout`] and the adapter answers 503.
+    /// [`StoreError::Timeout`]: the adapter answers a `reserve` with 503,
+    /// and a `complete` or `release` goes on trying in the background.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -181,8 +192,7 @@ impl RedisStore {
         &self,
         exchange: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, StoreError> {
-        // `timeout` panics off a runtime; say so as an error instead (a
-        // request dropped outside one still releases through this path).
+        // `timeout` panics off a runtime; say so as an error instead.
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(StoreError::NoRuntime);
         }
@@ -216,33 +226,64 @@ impl RedisStore {
         })
     }
 
-    async fn complete_key(
-        &self,
-        key: &str,
-        token: Token,
-        retention: Duration,
-    ) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
-        let mut invocation = COMPLETE.key(self.redis_key(key));
-        invocation
-            .arg(token_text(token))
-            .arg(DONE)
-            .arg(ttl_ms(retention));
-        let wrote: i64 = self
-            .bounded(invocation.invoke_async(&mut connection))
-            .await?;
-        expect_count(wrote)
+    /// Records an outcome (`complete`, `release`) in a task of its own on
+    /// the current Tokio runtime, from the first poll on, so that it is
+    /// recorded even if the request is cancelled. The task runs `exchange`
+    /// until Redis takes it, trying again after a lost connection, a timeout
+    /// or a server error, for [`OUTCOME_WINDOW`] at most; the caller waits
+    /// for it for the store's timeout, and past that gets
+    /// [`StoreError::Timeout`] while the task goes on. A handled delivery
+    /// whose `complete` Redis missed once (a reconnection, a failover, a
+    /// stall during which its script was flushed) is then still recorded,
+    /// rather than run again when its lease ends.
+    fn outcome<F, Fut>(&self, exchange: F) -> impl Future<Output = Result<(), StoreError>> + Send
+    where
+        F: Fn(ConnectionManager) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), StoreError>> + Send,
+    {
+        let (connection, timeout) = (self.connection.clone(), self.timeout);
+        async move {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return Err(StoreError::NoRuntime);
+            };
+            let task = runtime.spawn(async move {
+                let attempts = async {
+                    let mut pause = RETRY_PAUSE;
+                    loop {
+                        match exchange(connection.clone()).await {
+                            Err(err) if err.is_transient() => {}
+                            done => return done,
+                        }
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                    }
+                };
+                tokio::time::timeout(OUTCOME_WINDOW, attempts)
+                    .await
+                    .unwrap_or(Err(StoreError::Timeout))
+            });
+            match tokio::time::timeout(timeout, task).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(err)) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+                // The runtime is shutting down.
+                Ok(Err(_cancelled)) => Err(StoreError::NoRuntime),
+                // Still trying, in the background.
+                Err(_elapsed) => Err(StoreError::Timeout),
+            }
+        }
     }
+}
 
-    async fn release_key(&self, key: &str, token: Token) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
-        let mut invocation = RELEASE.key(self.redis_key(key));
-        invocation.arg(token_text(token));
-        let deleted: i64 = self
-            .bounded(invocation.invoke_async(&mut connection))
-            .await?;
-        expect_count(deleted)
-    }
+/// Runs a script that answers a count, as one exchange of [`RedisStore::outcome`].
+async fn run_script(
+    mut connection: ConnectionManager,
+    invocation: ScriptInvocation<'static>,
+) -> Result<(), StoreError> {
+    let count: i64 = invocation
+        .invoke_async(&mut connection)
+        .await
+        .map_err(|err| StoreError::from_redis(&err))?;
+    expect_count(count)
 }
 
 /// The scripts answer 0 (nothing changed: another attempt holds the key) or
@@ -334,11 +375,15 @@ impl DedupeStore for RedisStore {
     fn complete(
         &self,
         key: &str,
-        token: Token,
+        _: Token,
         retention: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        let (store, key) = (self.clone(), key.to_owned());
-        detached(async move { store.complete_key(&key, token, retention).await })
+        let (key, ttl) = (self.redis_key(key), ttl_ms(retention));
+        self.outcome(move |connection| {
+            let mut invocation = COMPLETE.key(&key);
+            invocation.arg(DONE).arg(ttl);
+            run_script(connection, invocation)
+        })
     }
 
     fn release(
@@ -346,27 +391,12 @@ impl DedupeStore for RedisStore {
         key: &str,
         token: Token,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        let (store, key) = (self.clone(), key.to_owned());
-        detached(async move { store.release_key(&key, token).await })
-    }
-}
-
-/// Runs `exchange` in a task of its own on the current Tokio runtime, from
-/// the first poll on, and waits for it. The gate drops its future when the
-/// request is cancelled (the client left, an outer timeout fired), and an
-/// outcome must still be recorded then: a handled delivery marked DONE, a
-/// failed or cancelled one freed at once rather than when its lease ends.
-async fn detached<T: Send + 'static>(
-    exchange: impl Future<Output = Result<T, StoreError>> + Send + 'static,
-) -> Result<T, StoreError> {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return Err(StoreError::NoRuntime);
-    };
-    match runtime.spawn(exchange).await {
-        Ok(result) => result,
-        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
-        // The runtime is shutting down.
-        Err(_cancelled) => Err(StoreError::NoRuntime),
+        let (key, token) = (self.redis_key(key), token_text(token));
+        self.outcome(move |connection| {
+            let mut invocation = RELEASE.key(&key);
+            invocation.arg(&token);
+            run_script(connection, invocation)
+        })
     }
 }
 
