@@ -162,9 +162,7 @@ async fn check_runs_from_an_actix_web_test() {
     let addr = listener.local_addr().unwrap();
     let server = HttpServer::new(move || {
         App::new().service(
-            web::resource("/hook")
-                .wrap(webhook.clone())
-                .route(web::post().to(HttpResponse::Ok)),
+            web::resource("/hook").route(web::post().to(HttpResponse::Ok).wrap(webhook.clone())),
         )
     })
     .workers(1)

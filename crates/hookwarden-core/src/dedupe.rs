@@ -144,8 +144,12 @@ pub trait DedupeStore: Send + Sync {
 ///
 /// A `:` or `%` in the namespace is written `%3A` or `%25`, so that the
 /// first `:` of a key always ends its namespace: namespace `shop:eu` with
-/// ID `1` and namespace `shop` with ID `eu:1` are different keys. (A
-/// namespace without either character is written as it is.)
+/// ID `1` and namespace `shop` with ID `eu:1` are different keys. A
+/// namespace without either character (every default) is written as it
+/// is. Builds before this escaping wrote every namespace as it is: where a
+/// namespace holds `:` or `%`, a store shared across such an upgrade does
+/// not recognise the keys written before it, and a delivery handled just
+/// before the upgrade may run again if it is retried after.
 ///
 /// An ID header the provider does not sign (GitHub, Shopify, NTX Pay) is not
 /// trusted: whoever replays a captured delivery could change it and slip

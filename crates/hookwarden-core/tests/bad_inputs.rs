@@ -755,8 +755,9 @@ fn namespaces_sharing_a_store_never_share_a_key() {
             .with_store(store.clone())
             .with_namespace(namespace)
     };
-    // Each pair would meet as `shop:eu:1` (or `shop%eu:1`) if the namespace
-    // were written as it is.
+    // The first pair would meet as `shop:eu:1` if the namespace were
+    // written as it is; the other two if only `:` were escaped, or `%`
+    // after it.
     let pairs = [
         (("shop", "eu:1"), ("shop:eu", "1")),
         (("shop%3Aeu", "1"), ("shop:eu", "1")),

@@ -34,7 +34,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long `complete` and `release` keep trying to record an outcome that
 /// Redis did not take at once: the default lease, past which a retry may
-/// run the handler anyway.
+/// run the handler anyway. (With a longer lease, an outcome that keeps
+/// failing is given up before the lease ends, which then frees the key.)
 const OUTCOME_WINDOW: Duration = Duration::from_secs(60);
 
 /// The first pause before an outcome is tried again, and the longest.
