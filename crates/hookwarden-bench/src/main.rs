@@ -22,9 +22,10 @@
 //! Each server runs in a process of its own on core 0 and the generator in
 //! one on core 1 (`taskset`), when the machine has two cores and `taskset`.
 //! Beside req/s and latency it reports the server process's CPU time per
-//! answered request (from `/proc/<pid>/stat`) and how busy its core was: a
-//! server whose core is not near 100% busy is waiting for the generator,
-//! and its req/s says less than its CPU per request.
+//! answered request (the scheduler's count, `/proc/<pid>/task/*/schedstat`)
+//! and how busy its core was: a server whose core is not near 100% busy is
+//! waiting for the generator, and its req/s says less than its CPU per
+//! request.
 //! The servers run one thread (a current-thread Tokio runtime; one actix-web
 //! worker). Every request is a Standard Webhooks delivery of a 1 KiB body
 //! with a new `webhook-id`, signed by the generator as it goes.
@@ -45,7 +46,9 @@
 //!   base64 text with `==`, deduplicating in a `Mutex<HashMap>`: what a
 //!   hand-written verifier usually does;
 //! - `axum-hookwarden`, `actix-hookwarden`: hookwarden's `WebhookLayer` /
-//!   `Webhook` middleware with the default `MemoryStore`;
+//!   `Webhook` middleware with the default `MemoryStore`, filled before the
+//!   server starts (as after a while in production: each delivery takes an
+//!   old one's place);
 //! - `axum-hookwarden-small`: the same with a `MemoryStore` of 1,024
 //!   entries instead of the default 100,000: a store that stays in the
 //!   CPU's caches, to show what the default store's cache misses cost
