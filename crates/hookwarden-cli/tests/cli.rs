@@ -153,6 +153,18 @@ fn verify_args<'a>(
     args
 }
 
+fn sign_args<'a>(
+    scheme: &'a str,
+    secret: &'a str,
+    body_file: &'a str,
+    extra: &'a [&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["sign", "--scheme", scheme, "--secret", secret];
+    args.extend(["--body-file", body_file]);
+    args.extend(extra);
+    args
+}
+
 fn record(scheme: &str, delivery_id: Value, timestamp: Value, secret_index: usize) -> Value {
     json!({
         "scheme": scheme,
@@ -346,16 +358,8 @@ fn sign_reproduces_the_vectors() {
     let dir = TempDir::new();
 
     let body = dir.body("Hello, World!");
-    let args = [
-        "sign",
-        "--scheme",
-        "github",
-        "--secret",
-        GITHUB_SECRET,
-        "--id",
-        "d-1",
-    ];
-    let lines = signed(&[&args[..], &["--body-file", &body]].concat());
+    let args = sign_args("github", GITHUB_SECRET, &body, &["--id", "d-1"]);
+    let lines = signed(&args);
     assert_eq!(
         lines,
         [
@@ -365,19 +369,17 @@ fn sign_reproduces_the_vectors() {
     );
 
     let body = dir.body(SW_BODY);
-    let mut lines = signed(&[
-        "sign",
-        "--scheme",
+    let mut lines = signed(&sign_args(
         "standard-webhooks",
-        "--secret",
         SW_SECRET,
-        "--id",
-        "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
-        "--timestamp",
-        "1649367553",
-        "--body-file",
         &body,
-    ]);
+        &[
+            "--id",
+            "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+            "--timestamp",
+            "1649367553",
+        ],
+    ));
     lines.sort();
     assert_eq!(
         lines,
@@ -389,73 +391,30 @@ fn sign_reproduces_the_vectors() {
     );
 
     let body = dir.body(STRIPE_BODY);
-    let args = [
-        "sign",
-        "--scheme",
-        "stripe",
-        "--secret",
-        "secret",
-        "--timestamp",
-        "1533204620",
-    ];
-    assert_signs(
-        &[&args[..], &["--body-file", &body]].concat(),
-        &[STRIPE_SIGNATURE],
-    );
+    let args = sign_args("stripe", "secret", &body, &["--timestamp", "1533204620"]);
+    assert_signs(&args, &[STRIPE_SIGNATURE]);
 
     let body = dir.body("");
     assert_signs(
-        &[
-            "sign",
-            "--scheme",
-            "4pay",
-            "--secret",
-            "test_secret",
-            "--body-file",
-            &body,
-        ],
+        &sign_args("4pay", "test_secret", &body, &[]),
         &["x-webhook-signature: f7f9bd47fb987337b5796fdc1fdb9ba221d0d5396814bfcaf9521f43fd8927fd"],
     );
     let body = dir.body(r#"{"obj1":"hello","obj2":"world"}"#);
     assert_signs(
-        &[
-            "sign",
-            "--scheme",
-            "4pay",
-            "--secret",
-            "test_secret",
-            "--body-file",
-            &body,
-        ],
+        &sign_args("4pay", "test_secret", &body, &[]),
         &["x-webhook-signature: bebb1a643997f419b315ddba19e6f5411e1ce7f810ba6d3617ce72823092f363"],
     );
 
     let body = dir.body(JEFE_BODY);
     assert_signs(
-        &[
-            "sign",
-            "--scheme",
-            "4pay-sha512",
-            "--secret",
-            "Jefe",
-            "--body-file",
-            &body,
-        ],
+        &sign_args("4pay-sha512", "Jefe", &body, &[]),
         &[JEFE_SIGNATURE],
     );
 
     let body = dir.body(r#"{"foo": "bar"}"#);
-    let args = [
-        "sign",
-        "--scheme",
-        "shopify",
-        "--secret",
-        "test_secret_key",
-        "--id",
-        "123456789",
-    ];
+    let args = sign_args("shopify", "test_secret_key", &body, &["--id", "123456789"]);
     assert_signs(
-        &[&args[..], &["--body-file", &body]].concat(),
+        &args,
         &[
             "X-Shopify-Webhook-Id: 123456789",
             "X-Shopify-Hmac-Sha256: B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g=",
@@ -463,17 +422,9 @@ fn sign_reproduces_the_vectors() {
     );
 
     let body = dir.body(SLACK_BODY);
-    let args = [
-        "sign",
-        "--scheme",
-        "slack",
-        "--secret",
-        SLACK_SECRET,
-        "--timestamp",
-        "1531420618",
-    ];
+    let args = sign_args("slack", SLACK_SECRET, &body, &["--timestamp", "1531420618"]);
     assert_signs(
-        &[&args[..], &["--body-file", &body]].concat(),
+        &args,
         &["X-Slack-Request-Timestamp: 1531420618", SLACK_SIGNATURE],
     );
 }
@@ -489,15 +440,7 @@ fn sign_then_verify_round_trips_for_every_scheme() {
             "standard-webhooks" | "svix" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             _ => "a-development-secret",
         };
-        let lines = signed(&[
-            "sign",
-            "--scheme",
-            scheme,
-            "--secret",
-            secret,
-            "--body-file",
-            &body,
-        ]);
+        let lines = signed(&sign_args(scheme, secret, &body, &[]));
         assert!(!lines.is_empty(), "{scheme}: no headers");
         let headers: Vec<&str> = lines.iter().map(String::as_str).collect();
         let got = verified(&verify_args(scheme, secret, &headers, &body, &[]));
@@ -528,15 +471,7 @@ fn body_is_read_from_stdin() {
     assert_eq!(got["scheme"], "github");
 
     let output = run(
-        &[
-            "sign",
-            "--scheme",
-            "github",
-            "--secret",
-            GITHUB_SECRET,
-            "--body-file",
-            "-",
-        ],
+        &sign_args("github", GITHUB_SECRET, "-", &[]),
         Some(b"Hello, World!"),
     );
     assert_eq!(output.status.code(), Some(0));
@@ -675,15 +610,7 @@ fn usage_errors_exit_2() {
         &body,
         &[],
     ));
-    usage_error(&[
-        "sign",
-        "--scheme",
-        "standard-webhooks",
-        "--secret",
-        "whsec_",
-        "--body-file",
-        &body,
-    ]);
+    usage_error(&sign_args("standard-webhooks", "whsec_", &body, &[]));
 
     let stderr = usage_error(&verify_args(
         "nope",
@@ -724,17 +651,7 @@ fn usage_errors_exit_2() {
     ));
 
     // An ID for a scheme that reads it from the body.
-    usage_error(&[
-        "sign",
-        "--scheme",
-        "stripe",
-        "--secret",
-        "s",
-        "--id",
-        "x",
-        "--body-file",
-        &body,
-    ]);
+    usage_error(&sign_args("stripe", "s", &body, &["--id", "x"]));
     // Clap's own errors.
     usage_error(&["verify", "--scheme", "github", "--body-file", &body]);
     usage_error(&["frobnicate"]);
@@ -759,19 +676,11 @@ fn usage_errors_exit_2() {
 fn an_unwritable_stdout_is_a_usage_error_not_a_panic() {
     let dir = TempDir::new();
     let body = dir.body("Hello, World!");
-    let sign = [
-        "sign",
-        "--scheme",
-        "github",
-        "--secret",
-        GITHUB_SECRET,
-        "--body-file",
-        &body,
-    ];
+    let sign = sign_args("github", GITHUB_SECRET, &body, &[]);
     let verify = verify_args("github", GITHUB_SECRET, &[GITHUB_SIGNATURE], &body, &[]);
     let other = dir.body("Hello, World?");
     let reject = verify_args("github", GITHUB_SECRET, &[GITHUB_SIGNATURE], &other, &[]);
-    for args in [sign.to_vec(), verify, reject] {
+    for args in [sign, verify, reject] {
         let output = Command::new(env!("CARGO_BIN_EXE_hookwarden"))
             .args(&args)
             .stdout(std::fs::File::create("/dev/full").unwrap())
@@ -797,15 +706,7 @@ fn errors_never_echo_the_secret() {
     let dir = TempDir::new();
     let body = dir.body("{}");
     // Too short for NTX Pay (8 to 128 characters).
-    let stderr = usage_error(&[
-        "sign",
-        "--scheme",
-        "ntxpay",
-        "--secret",
-        "s3cr3t",
-        "--body-file",
-        &body,
-    ]);
+    let stderr = usage_error(&sign_args("ntxpay", "s3cr3t", &body, &[]));
     assert!(!stderr.contains("s3cr3t"), "{stderr}");
     let stderr = usage_error(&verify_args(
         "standard-webhooks",
