@@ -13,6 +13,8 @@
 //! `minimum/floor` pairs bound `verify/floor` from below: the bare MAC plus
 //! only what every verifier of that preset must also do (look up each of
 //! its headers, read the clock, hash the body for a digest ID).
+//! `tuned/floor github` sits between the two: a verifier written by hand
+//! for GitHub alone, with every check `verify` makes for it.
 //!
 //! `HOOKWARDEN_ROUNDS` changes the number of rounds.
 #![allow(missing_docs)]
@@ -22,7 +24,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Instant;
 
-use common::{key_bytes, Case, SIZES};
+use common::{key_bytes, Case, TunedGithub, SIZES};
 use hmac::{Hmac, KeyInit, Mac};
 use hookwarden_core::http::HeaderMap;
 use hookwarden_core::{presets, HeaderLookup, Lookup};
@@ -179,6 +181,21 @@ fn main() {
                 let pair = paired(|| run(&case), || case.run_floor(), rounds);
                 print(&what, label, &pair);
             }
+        }
+    }
+    if "tuned/floor github".contains(&filter) {
+        let tuned = TunedGithub::new();
+        for (len, label) in SIZES {
+            let case = Case::new("github", len);
+            assert!(tuned.verify(&case.headers, b"another body").is_none());
+            let run = || {
+                black_box(tuned.verify(black_box(&case.headers), black_box(&case.body))).is_some()
+            };
+            print(
+                "tuned/floor github",
+                label,
+                &paired(run, || case.run_floor(), rounds),
+            );
         }
     }
     header_reads(&filter, rounds);

@@ -10,7 +10,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use hookwarden_core::http::{HeaderMap, HeaderName};
-use hookwarden_core::{presets, DeliveryIdSource, SignOptions, Signer, Verifier};
+use hookwarden_core::{
+    presets, DeliveryIdSource, HeaderLookup, Lookup, SignOptions, Signer, Verifier,
+};
 use sha2::{Digest, Sha256, Sha512};
 
 /// The body sizes of issue 8.
@@ -238,6 +240,81 @@ impl Case {
                 std::hint::black_box(&self.body),
             )
             .is_ok()
+    }
+}
+
+/// A GitHub verifier written by hand for GitHub alone: one lookup per
+/// header, each checked single; `sha256=` and 64 hex digits of either case
+/// decoded branch-free (the compiler vectorizes it); the MAC compared in
+/// constant time; the ID checked visible ASCII and copied. No scheme to
+/// interpret, no error values, no `Verified`; a missing or long ID is
+/// refused where `verify` accepts it. What `verify` could cost on GitHub's
+/// deliveries if its generality were free.
+pub(crate) struct TunedGithub {
+    mac: Hmac<Sha256>,
+    signature: HeaderName,
+    delivery: HeaderName,
+}
+
+impl TunedGithub {
+    pub(crate) fn new() -> Self {
+        Self {
+            mac: Hmac::new_from_slice(&key_bytes("github")).expect("any key length"),
+            signature: HeaderName::from_static("x-hub-signature-256"),
+            delivery: HeaderName::from_static("x-github-delivery"),
+        }
+    }
+
+    /// The delivery ID and its length, if the delivery verifies.
+    pub(crate) fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Option<([u8; 64], usize)> {
+        let Lookup::One(value) = headers.lookup(&self.signature) else {
+            return None;
+        };
+        let hex = value.strip_prefix(b"sha256=")?.first_chunk::<64>()?;
+        if value.len() != 71 {
+            return None;
+        }
+        let (mut values, mut invalid) = ([0u8; 64], false);
+        for (value, &digit) in values.iter_mut().zip(hex) {
+            let decimal = digit.wrapping_sub(b'0');
+            let letter = (digit | 0x20).wrapping_sub(b'a');
+            invalid |= (decimal >= 10) & (letter >= 6);
+            *value = if decimal < 10 {
+                decimal
+            } else {
+                letter.wrapping_add(10)
+            };
+        }
+        let mut tag = [0u8; 32];
+        for (out, pair) in tag.iter_mut().zip(values.chunks_exact(2)) {
+            *out = pair[0] << 4 | pair[1];
+        }
+        if invalid {
+            return None;
+        }
+        let id = match headers.lookup(&self.delivery) {
+            Lookup::One(id) if id.len() <= 64 => id,
+            _ => return None,
+        };
+        // Visible ASCII or tab, as the verifier checks a header.
+        let invisible = id.iter().fold(0u8, |bad, &b| {
+            bad | (u8::from(b.wrapping_sub(0x20) >= 0x5f) & u8::from(b != b'\t'))
+        });
+        if invisible != 0 {
+            return None;
+        }
+        let mac = self.mac.clone().chain_update(body).finalize().into_bytes();
+        let mut equal = 1u8;
+        for (mine, theirs) in mac.chunks_exact(8).zip(tag.chunks_exact(8)) {
+            let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().expect("eight bytes"));
+            equal &= subtle::ConstantTimeEq::ct_eq(&word(mine), &word(theirs)).unwrap_u8();
+        }
+        if equal == 0 {
+            return None;
+        }
+        let mut copy = [0u8; 64];
+        copy[..id.len()].copy_from_slice(id);
+        Some((copy, id.len()))
     }
 }
 
