@@ -21,15 +21,12 @@ const SHARDS: usize = 32;
 /// The token value that marks a slot DONE; live tokens start at 1.
 const DONE: u64 = 0;
 
-/// The token value that marks a ring position whose key was removed. Tokens
-/// count up from 1 and never get near it.
-const VACANT: u64 = u64::MAX;
-
 /// The token value of a key released by its holder: free, like an expired
 /// key, and not counted as held, but still in its place for its retry.
-const RELEASED: u64 = u64::MAX - 1;
+/// Tokens count up from 1 and never get near it.
+const RELEASED: u64 = u64::MAX;
 
-/// Whether a slot with `token` is a reservation's (not DONE, RELEASED or VACANT).
+/// Whether a slot with `token` is a reservation's (not DONE or RELEASED).
 fn reserved(token: u64) -> bool {
     token != DONE && token < RELEASED
 }
@@ -43,9 +40,13 @@ fn counted(token: u64) -> bool {
 ///
 /// Bounded: each of its 32 shards keeps its latest keys in a ring of a
 /// 32nd of the capacity. A new key takes the place of the shard's oldest
-/// (an unexpired one counts as an eviction). A released key keeps its
-/// place (free, and no longer counted by [`MemoryStore::len`]), so the
-/// retries of one delivery take one place. Sharded behind 32 locks, held
+/// (an unexpired one counts as an eviction, even one still in flight). A
+/// key keeps the place its delivery's first copy took, through releases,
+/// expiries, retries and its success: the retries of one delivery take one
+/// place, and a delivery is remembered until a shard's capacity of newer
+/// keys came after its first copy (providers count their retry horizons
+/// from the first attempt too). A released key is free, and no longer
+/// counted by [`MemoryStore::len`]. Sharded behind 32 locks, held
 /// for a lookup (and, once per a shard's capacity of insertions or more,
 /// to rebuild its index). Entries expire lazily (no background thread).
 /// Cheap to clone: clones share the entries.
@@ -136,25 +137,16 @@ struct Shard {
     /// Ring positions by their entry's hash. It may also hold stale
     /// positions, whose entry was since overwritten by another key's: a
     /// lookup checks the entry a position leads to, and the index is
-    /// rebuilt from the ring when stale positions pile up. (A removed key's
-    /// position leaves the index at once.)
+    /// rebuilt from the ring when stale positions pile up.
     index: HashTable<u32>,
     /// Positions of the ring that hold a key held or handled (not
-    /// [`VACANT`] or [`RELEASED`]).
+    /// [`RELEASED`]).
     live: usize,
 }
 
 struct Entry {
     fingerprint: Fingerprint,
     slot: Slot,
-}
-
-impl Entry {
-    /// Whether this position holds the key with `fingerprint` (a removed
-    /// key's position holds none).
-    fn is(&self, fingerprint: Fingerprint) -> bool {
-        self.fingerprint == fingerprint && self.slot.token != VACANT
-    }
 }
 
 #[derive(Clone, Copy)]
@@ -219,7 +211,7 @@ impl MemoryStore {
         let (fingerprint, mut shard) = self.shard(key);
         let fresh = || Slot {
             token: self.inner.next_token.fetch_add(1, Ordering::Relaxed),
-            expires: now.saturating_add(millis(lease)),
+            expires: now.saturating_add(ttl(lease)),
         };
         let token = match shard.find(fingerprint) {
             Some((_, slot)) if slot.expires > now && slot.token == DONE => {
@@ -253,21 +245,20 @@ impl MemoryStore {
         let now = self.now();
         let done = Slot {
             token: DONE,
-            expires: now.saturating_add(millis(retention)),
+            expires: now.saturating_add(ttl(retention)),
         };
         let (fingerprint, mut shard) = self.shard(key);
         // A success is final, whoever holds the key now: this attempt, even
         // past its lease, or a retry that took the key after that lease
         // (whose own outcome then changes nothing).
         match shard.find(fingerprint) {
-            Some((at, slot)) if reserved(slot.token) => shard.set(at, done),
             // Handled already: the first success's retention stands.
             Some((_, slot)) if slot.token == DONE && slot.expires > now => {}
-            // Absent, released, or remembered no longer.
-            _ => {
-                shard.remove(fingerprint);
-                self.insert(&mut shard, fingerprint, done, now);
-            }
+            // Held, released, or remembered no longer: DONE in its place,
+            // which frees no other key's.
+            Some((at, _)) => shard.set(at, done),
+            // Evicted while in flight, or never reserved here: a new key.
+            None => self.insert(&mut shard, fingerprint, done, now),
         }
     }
 
@@ -300,9 +291,9 @@ impl Shard {
     /// shard has it (released or expired included).
     fn find(&self, fingerprint: Fingerprint) -> Option<(usize, Slot)> {
         let ring = &self.ring;
-        let &at = self
-            .index
-            .find(fingerprint.hash, |&at| ring[at as usize].is(fingerprint))?;
+        let &at = self.index.find(fingerprint.hash, |&at| {
+            ring[at as usize].fingerprint == fingerprint
+        })?;
         Some((at as usize, ring[at as usize].slot))
     }
 
@@ -310,24 +301,6 @@ impl Shard {
     fn set(&mut self, at: usize, slot: Slot) {
         let old = std::mem::replace(&mut self.ring[at].slot, slot);
         self.live = self.live + usize::from(counted(slot.token)) - usize::from(counted(old.token));
-    }
-
-    /// Frees the key's position, and takes it out of the index: a key
-    /// removed and inserted again and again leaves no trail of stale
-    /// positions behind its hash.
-    fn remove(&mut self, fingerprint: Fingerprint) {
-        let ring = &self.ring;
-        let found = self
-            .index
-            .find_entry(fingerprint.hash, |&at| ring[at as usize].is(fingerprint));
-        if let Ok(entry) = found {
-            let (at, _) = entry.remove();
-            let vacant = Slot {
-                token: VACANT,
-                expires: 0,
-            };
-            self.set(at as usize, vacant);
-        }
     }
 
     /// Adds a key that is not held, at the back of the line: appended while
@@ -365,9 +338,7 @@ impl Shard {
     fn rebuild_index(&mut self) {
         self.index.clear();
         for (at, entry) in self.ring.iter().enumerate() {
-            if entry.slot.token != VACANT {
-                add_position(&mut self.index, &self.ring, entry.fingerprint.hash, at);
-            }
+            add_position(&mut self.index, &self.ring, entry.fingerprint.hash, at);
         }
     }
 }
@@ -386,6 +357,13 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A lease or retention in whole milliseconds, rounded up: a lease of
+/// 900 µs holds its key for a millisecond (as `RedisStore`'s does), not for
+/// none.
+fn ttl(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
 }
 
 impl Default for MemoryStore {
@@ -495,31 +473,6 @@ mod tests {
         assert_eq!(shard.live, 2);
     }
 
-    /// A key removed and inserted anew takes a new place at the back of the
-    /// line: its old place is vacant and does not evict it early.
-    #[test]
-    fn a_key_inserted_anew_keeps_its_new_place() {
-        let hashers = Hashers::new();
-        let mut shard = Shard::default();
-        let (a, b, c) = (
-            hashers.fingerprint("a"),
-            hashers.fingerprint("b"),
-            hashers.fingerprint("c"),
-        );
-        shard.insert(a, slot(1_000), 3, 10);
-        shard.insert(b, slot(1_000), 3, 10);
-        shard.remove(a);
-        shard.insert(a, slot(1_000), 3, 10); // the line is now: (vacant), b, a
-        assert_eq!(shard.live, 2);
-        assert!(
-            !shard.insert(c, slot(1_000), 3, 10),
-            "only a vacant place went"
-        );
-        assert!(shard.insert(hashers.fingerprint("d"), slot(1_000), 3, 10));
-        assert!(shard.find(b).is_none(), "b was the oldest live entry");
-        assert!(shard.find(a).is_some() && shard.find(c).is_some());
-    }
-
     /// The fingerprint's first half is the store's plain keyed hash of the
     /// key; the second is another value of it, and both depend on the key.
     #[test]
@@ -549,7 +502,7 @@ mod tests {
         shard.insert(one, slot(5), 4, 10);
         assert!(shard.find(two).is_none());
         shard.insert(two, slot(6), 4, 10);
-        shard.remove(one);
+        assert_eq!(shard.find(one).map(|(_, slot)| slot.token), Some(5));
         assert_eq!(shard.find(two).map(|(_, slot)| slot.token), Some(6));
     }
 
@@ -598,57 +551,164 @@ mod tests {
         assert_eq!((places, indexed), (2, 2));
     }
 
+    /// `n` keys that land in one shard, the `shard`th.
+    fn keys_in_shard(store: &MemoryStore, n: usize, shard: usize) -> Vec<String> {
+        (0..)
+            .map(|i| format!("key-{i}"))
+            .filter(|key| shard_index(store.inner.hashers.fingerprint(key).hash) == shard)
+            .take(n)
+            .collect()
+    }
+
+    /// A success after the lease, once a retry took the key and failed:
+    /// the key becomes DONE where it stands, and the full shard's other
+    /// handled key keeps its place.
+    #[test]
+    fn a_late_success_takes_no_other_key_s_place() {
+        let store = MemoryStore::with_capacity(2 * SHARDS);
+        let [handled, late] = <[String; 2]>::try_from(keys_in_shard(&store, 2, 0)).unwrap();
+        acquired(store.reserve_now(&handled, LEASE));
+        store.complete_now(&handled, KEEP);
+        acquired(store.reserve_now(&late, Duration::ZERO)); // over at once
+        let retry = acquired(store.reserve_now(&late, LEASE));
+        store.release_now(&late, retry);
+        store.complete_now(&late, KEEP); // the first attempt's 2xx
+        assert_eq!(store.reserve_now(&late, LEASE), Reservation::Done);
+        assert_eq!(store.reserve_now(&handled, LEASE), Reservation::Done);
+        assert_eq!((store.evictions(), store.len()), (0, 2));
+    }
+
+    /// Completing a key whose retention is over renews it in place; the
+    /// full shard's delivery in flight stays held.
+    #[test]
+    fn renewing_a_handled_key_leaves_a_reservation_held() {
+        let store = MemoryStore::with_capacity(2 * SHARDS);
+        let [held, handled] = <[String; 2]>::try_from(keys_in_shard(&store, 2, 3)).unwrap();
+        acquired(store.reserve_now(&held, LEASE));
+        store.complete_now(&handled, Duration::ZERO); // remembered no longer
+        store.complete_now(&handled, KEEP);
+        assert_eq!(store.reserve_now(&held, LEASE), Reservation::InFlight);
+        assert_eq!(store.reserve_now(&handled, LEASE), Reservation::Done);
+        assert_eq!(store.evictions(), 0);
+    }
+
+    /// Leases and retentions below a millisecond still hold their key.
+    #[test]
+    fn a_lease_under_a_millisecond_holds_its_key() {
+        let store = MemoryStore::new();
+        let short = Duration::from_micros(900);
+        let token = acquired(store.reserve_now("key", short));
+        // Unless a millisecond passed since, the key is still held.
+        let again = store.reserve_now("key", short);
+        assert!(
+            again == Reservation::InFlight || store.now() > 0,
+            "{again:?}"
+        );
+        store.release_now("key", token);
+        assert_eq!(ttl(short), 1);
+        assert_eq!(ttl(Duration::ZERO), 0);
+        assert_eq!(ttl(Duration::from_millis(7)), 7);
+        assert_eq!(ttl(Duration::MAX), u64::MAX);
+    }
+
     proptest::proptest! {
-        /// A shard holds exactly the keys of its last `capacity` insertions
-        /// that were not removed since, whatever the order of insertions
-        /// and removals, and an insertion says it evicted exactly when it
-        /// overwrote a held, unexpired key: checked against a plain ring of
-        /// keys, with few keys and a small ring so that stale index
-        /// positions, overwrites and index rebuilds all happen.
+        /// Whatever the calls, on keys crowding one small shard: a call
+        /// on a key the store has changes no other key; a call that adds
+        /// a key takes at most the oldest's place, and counts an eviction
+        /// exactly when that key was held or handled and unexpired; a
+        /// reservation answers as the key's slot before it says.
+        #[test]
+        fn a_call_touches_only_its_key_and_the_oldest(
+            per_shard in 1usize..4,
+            calls in proptest::collection::vec((0u8..3, 0usize..6, proptest::bool::ANY), 0..200),
+        ) {
+            let store = MemoryStore::with_capacity(per_shard * SHARDS);
+            let keys = keys_in_shard(&store, 6, 0);
+            // Each key's raw slot, and whether it is unexpired.
+            let look = |key: &str| {
+                let now = store.now();
+                let (fingerprint, shard) = store.shard(key);
+                shard.find(fingerprint).map(|(_, slot)| (slot.token, slot.expires > now))
+            };
+            let mut tokens: Vec<Option<Token>> = vec![None; keys.len()];
+            for (call, k, long) in calls {
+                let time = if long { KEEP } else { Duration::ZERO };
+                let before: Vec<_> = keys.iter().map(|key| look(key)).collect();
+                let evictions = store.evictions();
+                match call {
+                    0 => {
+                        let answer = store.reserve_now(&keys[k], time);
+                        let expected = match before[k] {
+                            Some((DONE, true)) => Some(Reservation::Done),
+                            Some((token, true)) if reserved(token) => Some(Reservation::InFlight),
+                            _ => None,
+                        };
+                        match (expected, answer) {
+                            (None, Reservation::Acquired(token)) => tokens[k] = Some(token),
+                            (expected, answer) => proptest::prop_assert_eq!(expected, Some(answer)),
+                        }
+                    }
+                    1 => store.complete_now(&keys[k], time),
+                    _ => {
+                        if let Some(token) = tokens[k] {
+                            store.release_now(&keys[k], token);
+                        }
+                    }
+                }
+                let after: Vec<_> = keys.iter().map(|key| look(key)).collect();
+                let gone: Vec<usize> = (0..keys.len())
+                    .filter(|&j| j != k && before[j].is_some() && after[j].is_none())
+                    .collect();
+                for j in (0..keys.len()).filter(|&j| j != k && !gone.contains(&j)) {
+                    proptest::prop_assert_eq!(before[j], after[j], "key {} changed", j);
+                }
+                if before[k].is_some() {
+                    proptest::prop_assert!(gone.is_empty(), "{:?} went", gone);
+                }
+                proptest::prop_assert!(gone.len() <= 1);
+                let evicted = gone
+                    .iter()
+                    .any(|&j| before[j].is_some_and(|(token, live)| live && counted(token)));
+                proptest::prop_assert_eq!(store.evictions() - evictions, u64::from(evicted));
+            }
+        }
+
+        /// A shard holds exactly the keys of its last `capacity` insertions,
+        /// and an insertion says it evicted exactly when it overwrote a
+        /// held, unexpired key: checked against a plain ring of keys, with
+        /// few keys and a small ring so that stale index positions,
+        /// overwrites and index rebuilds all happen.
         #[test]
         fn a_shard_holds_its_last_insertions(
             capacity in 1usize..6,
-            ops in proptest::collection::vec(
-                (proptest::bool::ANY, 0u8..8, proptest::bool::ANY),
-                0..400,
-            ),
+            ops in proptest::collection::vec((0u8..8, proptest::bool::ANY), 0..400),
         ) {
             let hashers = Hashers::new();
             let keys: Vec<Fingerprint> =
                 (0..8).map(|k| hashers.fingerprint(&format!("k{k}"))).collect();
             let mut shard = Shard::default();
             // The model: the last `capacity` insertions, oldest first, as
-            // (key, expired), `None` where the key was removed since.
-            let mut model: std::collections::VecDeque<Option<(u8, bool)>> = Default::default();
-            let held = |model: &std::collections::VecDeque<Option<(u8, bool)>>, key| {
-                model.iter().flatten().any(|&(k, _)| k == key)
-            };
-            for (insert, key, expired) in ops {
-                if insert && !held(&model, key) {
-                    let expires = if expired { 5 } else { 1_000 };
-                    let evicted = shard.insert(keys[usize::from(key)], slot(expires), capacity, 10);
-                    let mut overwritten = None;
-                    if model.len() == capacity {
-                        overwritten = model.pop_front().flatten();
-                    }
-                    proptest::prop_assert_eq!(
-                        evicted,
-                        overwritten.is_some_and(|(_, expired)| !expired)
-                    );
-                    model.push_back(Some((key, expired)));
-                } else if !insert {
-                    shard.remove(keys[usize::from(key)]);
-                    if let Some(at) = model.iter().position(|k| k.is_some_and(|(k, _)| k == key)) {
-                        model[at] = None;
-                    }
+            // (key, expired).
+            let mut model: std::collections::VecDeque<(u8, bool)> = Default::default();
+            for (key, expired) in ops {
+                if model.iter().any(|&(k, _)| k == key) {
+                    continue; // the store inserts only keys it does not have
                 }
+                let expires = if expired { 5 } else { 1_000 };
+                let evicted = shard.insert(keys[usize::from(key)], slot(expires), capacity, 10);
+                let overwritten = if model.len() == capacity { model.pop_front() } else { None };
+                proptest::prop_assert_eq!(
+                    evicted,
+                    overwritten.is_some_and(|(_, expired)| !expired)
+                );
+                model.push_back((key, expired));
                 for k in 0..8u8 {
                     proptest::prop_assert_eq!(
                         shard.find(keys[usize::from(k)]).is_some(),
-                        held(&model, k)
+                        model.iter().any(|&(held, _)| held == k)
                     );
                 }
-                proptest::prop_assert_eq!(shard.live, model.iter().flatten().count());
+                proptest::prop_assert_eq!(shard.live, model.len());
                 proptest::prop_assert!(shard.index.len() <= 2 * capacity + 16);
             }
         }
