@@ -309,8 +309,10 @@ impl Scheme {
     }
 
     /// Reads a timestamp from `source` in `format` and checks it against the
-    /// tolerance window.
-    #[must_use]
+    /// tolerance window. The signed content must cover it ([`Part::Timestamp`],
+    /// or the timestamp's header as [`Part::Header`]): a timestamp outside the
+    /// signature could be rewritten by anyone replaying a delivery, so a
+    /// verifier or signer refuses to build with one.
     pub fn with_timestamp(mut self, source: TimestampSource, format: TimestampFormat) -> Self {
         self.timestamp = Some((source, format));
         self
@@ -459,8 +461,20 @@ impl Scheme {
             return invalid("the signed content cannot hold the signature header itself");
         }
         let signs_timestamp = self.signed_content.contains(&Part::Timestamp);
-        if signs_timestamp && self.timestamp.is_none() {
-            return invalid("the signed content has a timestamp but the scheme reads none");
+        match &self.timestamp {
+            None if signs_timestamp => {
+                return invalid("the signed content has a timestamp but the scheme reads none")
+            }
+            Some((TimestampSource::Header(name), _))
+                if !signs_timestamp
+                    && !self.signed_content.contains(&Part::Header(name.clone())) =>
+            {
+                return invalid("the signed content does not cover the timestamp it reads")
+            }
+            Some((TimestampSource::SignatureParam(_), _)) if !signs_timestamp => {
+                return invalid("the signed content does not cover the timestamp it reads")
+            }
+            _ => {}
         }
         match &self.syntax {
             SignatureSyntax::Bare => {}
@@ -544,11 +558,14 @@ mod tests {
             base().with_syntax(SignatureSyntax::VersionedList {
                 version: "v 1".into(),
             }),
-            base().with_timestamp(
-                TimestampSource::SignatureParam("t".into()),
-                TimestampFormat::UnixSeconds,
-            ),
             base()
+                .with_signed_content([Part::Timestamp, Part::Body])
+                .with_timestamp(
+                    TimestampSource::SignatureParam("t".into()),
+                    TimestampFormat::UnixSeconds,
+                ),
+            base()
+                .with_signed_content([Part::Timestamp, Part::Body])
                 .with_syntax(SignatureSyntax::KeyValueList {
                     signature_key: "v1".into(),
                 })
@@ -572,6 +589,58 @@ mod tests {
             );
         }
         assert!(base().validate().is_ok());
+    }
+
+    /// A timestamp the signature does not cover would let a replay through
+    /// the window with a fresh one: refused, from a header or from the
+    /// signature header's list alike.
+    #[test]
+    fn a_timestamp_must_be_signed() {
+        let ts = HeaderName::from_static("x-ts");
+        let from_header = || {
+            base().with_timestamp(
+                TimestampSource::Header(ts.clone()),
+                TimestampFormat::UnixSeconds,
+            )
+        };
+        let from_list = || {
+            base()
+                .with_syntax(SignatureSyntax::KeyValueList {
+                    signature_key: "v1".into(),
+                })
+                .with_timestamp(
+                    TimestampSource::SignatureParam("t".into()),
+                    TimestampFormat::UnixSeconds,
+                )
+        };
+        let unsigned = [
+            from_header(),
+            from_header().with_signed_content([
+                Part::Header(HeaderName::from_static("x-other")),
+                Part::Body,
+            ]),
+            from_list(),
+        ];
+        for scheme in unsigned {
+            let err = scheme.validate().unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    BuildError::InvalidScheme {
+                        reason: "the signed content does not cover the timestamp it reads"
+                    }
+                ),
+                "{scheme:?}: {err}"
+            );
+        }
+        let signed = [
+            from_header().with_signed_content([Part::Timestamp, Part::Body]),
+            from_header().with_signed_content([Part::Header(ts.clone()), Part::Body]),
+            from_list().with_signed_content([Part::Timestamp, Part::literal(b"."), Part::Body]),
+        ];
+        for scheme in signed {
+            assert!(scheme.validate().is_ok(), "{scheme:?}");
+        }
     }
 
     #[test]
