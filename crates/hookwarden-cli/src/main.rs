@@ -30,15 +30,18 @@ use hookwarden_core::{
     presets, BuildError, Scheme, SignError, SignOptions, Signer, Verified, Verifier,
 };
 
+// The argument types hold `--secret` as given, so none of them derives
+// `Debug`: nothing can print a secret by formatting its arguments.
+
 /// Sign and verify webhook deliveries (HMAC signatures, timestamps, delivery IDs).
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "hookwarden", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Print the headers a provider would send with a body, one `Name: value` per line.
     Sign(SignArgs),
@@ -51,7 +54,7 @@ enum Command {
 }
 
 /// Arguments of `hookwarden sign`.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 struct SignArgs {
     /// The provider's scheme.
     #[arg(long, value_name = "NAME", value_parser = scheme_names())]
@@ -71,7 +74,7 @@ struct SignArgs {
 }
 
 /// Arguments of `hookwarden verify`.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 struct VerifyArgs {
     /// The provider's scheme.
     #[arg(long, value_name = "NAME", value_parser = scheme_names())]
@@ -99,7 +102,7 @@ struct VerifyArgs {
 }
 
 /// Where deliveries go and how: the arguments `send` and `check` share.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 struct TargetArgs {
     /// The endpoint's URL, `http://` or `https://`.
     #[arg(value_name = "URL")]
@@ -122,7 +125,7 @@ struct TargetArgs {
 }
 
 /// Arguments of `hookwarden send`.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 struct SendArgs {
     #[command(flatten)]
     target: TargetArgs,
@@ -138,7 +141,7 @@ struct SendArgs {
 }
 
 /// Arguments of `hookwarden check`.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 struct CheckArgs {
     #[command(flatten)]
     target: TargetArgs,
@@ -440,10 +443,11 @@ fn parse_headers(args: &[OsString]) -> Result<HeaderMap, CliError> {
             ))
         })?;
         let (name, value) = (&bytes[..colon], &bytes[colon + 1..]);
+        // Not echoed either: a `Name value` with a `:` further on would
+        // show the value.
         let name = HeaderName::from_bytes(name).map_err(|_| {
             CliError(format!(
-                "--header #{position}: `{}` is not a valid header name",
-                String::from_utf8_lossy(name)
+                "--header #{position}: what comes before its first `:` is not a valid header name"
             ))
         })?;
         let value = HeaderValue::from_bytes(trim_spaces(value)).map_err(|_| {
@@ -480,11 +484,14 @@ fn unix_secs(time: SystemTime) -> i64 {
 }
 
 /// The `Verified` record as one JSON line, fields in a fixed order.
+/// `delivery_id_signed` is false for an ID from a header the provider does
+/// not sign: what the sender claims, which anyone could have rewritten.
 fn verified_json(verified: &Verified) -> String {
     format!(
-        r#"{{"scheme":{},"delivery_id":{},"timestamp":{},"secret_index":{}}}"#,
+        r#"{{"scheme":{},"delivery_id":{},"delivery_id_signed":{},"timestamp":{},"secret_index":{}}}"#,
         serde_json::json!(verified.scheme()),
         serde_json::json!(verified.delivery_id().map(|id| id.as_str())),
+        verified.delivery_id_is_signed(),
         serde_json::json!(verified.timestamp().map(unix_secs)),
         verified.secret_index(),
     )

@@ -165,10 +165,18 @@ fn sign_args<'a>(
     args
 }
 
-fn record(scheme: &str, delivery_id: Value, timestamp: Value, secret_index: usize) -> Value {
+/// The record `verify` prints; `signed` says whether the signature covers
+/// the delivery ID (not GitHub's or Shopify's ID headers).
+fn record(
+    scheme: &str,
+    (delivery_id, signed): (Value, bool),
+    timestamp: Value,
+    secret_index: usize,
+) -> Value {
     json!({
         "scheme": scheme,
         "delivery_id": delivery_id,
+        "delivery_id_signed": signed,
         "timestamp": timestamp,
         "secret_index": secret_index,
     })
@@ -187,7 +195,7 @@ fn github_vectors_verify() {
         &body,
         &[],
     ));
-    assert_eq!(got, record("github", Value::Null, Value::Null, 0));
+    assert_eq!(got, record("github", (Value::Null, false), Value::Null, 0));
 
     let body = dir.body(r#"{"foo":"bar"}"#);
     let headers = [
@@ -199,7 +207,7 @@ fn github_vectors_verify() {
         got,
         record(
             "github",
-            json!("72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+            (json!("72d3162e-cc78-11e3-81ab-4c9367dc0958"), false),
             Value::Null,
             0
         )
@@ -226,7 +234,7 @@ fn standard_webhooks_vectors_verify_and_reject() {
         got,
         record(
             "standard-webhooks",
-            json!("msg_27UH4WbU6Z5A5EzD8u03UvzRbpk"),
+            (json!("msg_27UH4WbU6Z5A5EzD8u03UvzRbpk"), true),
             json!(1649367553),
             0
         )
@@ -256,7 +264,7 @@ fn stripe_vector_verifies() {
     ));
     assert_eq!(
         got,
-        record("stripe", json!("evt_123"), json!(1533204620), 0)
+        record("stripe", (json!("evt_123"), true), json!(1533204620), 0)
     );
 }
 
@@ -320,7 +328,10 @@ fn shopify_vector_verifies() {
         &body,
         &[],
     ));
-    assert_eq!(got, record("shopify", json!("123456789"), Value::Null, 0));
+    assert_eq!(
+        got,
+        record("shopify", (json!("123456789"), false), Value::Null, 0)
+    );
 }
 
 #[test]
@@ -574,7 +585,7 @@ fn timestamp_window_and_tolerance() {
     );
     let passed = (
         Some(0),
-        record("stripe", json!("evt_123"), json!(1533204620), 0),
+        record("stripe", (json!("evt_123"), true), json!(1533204620), 0),
     );
     assert_eq!(
         check(&[&late[..], &["--tolerance", "3600"]].concat()),
@@ -641,6 +652,17 @@ fn usage_errors_exit_2() {
         &body,
         &[],
     ));
+    assert!(!stderr.contains("757107ea"), "signature echoed: {stderr}");
+    // No `:` after the name, but one further on: still nothing echoed.
+    let late_colon = format!("{no_colon} (copied 12:00)");
+    let stderr = usage_error(&verify_args(
+        "github",
+        GITHUB_SECRET,
+        &[&late_colon],
+        &body,
+        &[],
+    ));
+    assert!(stderr.contains("--header #1"), "{stderr}");
     assert!(!stderr.contains("757107ea"), "signature echoed: {stderr}");
     usage_error(&verify_args(
         "github",

@@ -112,7 +112,9 @@ pub enum Reservation {
 /// The futures are `Send`, so the trait serves multi-threaded runtimes; no
 /// `async_trait` boxing is involved.
 pub trait DedupeStore: Send + Sync {
-    /// Why the store could not answer.
+    /// Why the store could not answer. The gate logs its `Display` text at
+    /// `ERROR` (never in a response): keep credentials, such as a password
+    /// in a connection URL, out of it, as `RedisStore`'s errors do.
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Takes `key` for `lease` if it is free.
@@ -279,20 +281,22 @@ impl Rejection {
 
     /// Emits the `tracing` event every adapter logs for this answer: the
     /// code, status, scheme and delivery ID (never a secret or a signature).
-    /// A duplicate is logged at `INFO`, a missing layer at `ERROR`, every
-    /// other rejection at `WARN`.
+    /// An ID the signature covers is `delivery_id`; one from a header the
+    /// provider does not sign (GitHub, Shopify, NTX Pay) is only the
+    /// sender's claim, and is `claimed_delivery_id`. A duplicate is logged at
+    /// `INFO`, a missing layer at `ERROR`, every other rejection at `WARN`.
     pub fn log(&self, scheme: &str, verified: Option<&Verified>) {
         let code = self.code();
         let status = self.status().as_u16();
-        let delivery_id = verified
-            .and_then(Verified::delivery_id)
-            .map(DeliveryId::as_str);
+        let (delivery_id, claimed_delivery_id) =
+            verified.map_or((None, None), Verified::logged_ids);
         match self {
             Self::Duplicate => tracing::info!(
                 code,
                 status,
                 scheme,
                 delivery_id,
+                claimed_delivery_id,
                 "duplicate webhook delivery answered without the handler"
             ),
             Self::MissingLayer => tracing::error!(
@@ -305,6 +309,7 @@ impl Rejection {
                 status,
                 scheme,
                 delivery_id,
+                claimed_delivery_id,
                 "webhook delivery rejected"
             ),
         }

@@ -272,9 +272,11 @@ impl<St: DedupeStore> Gate<St> {
             Ok(Reservation::Done) => Rejection::Duplicate,
             Ok(Reservation::InFlight) => Rejection::InFlight,
             Err(err) => {
+                let (delivery_id, claimed_delivery_id) = verified.logged_ids();
                 tracing::error!(
                     scheme,
-                    delivery_id = ?verified.delivery_id().map(|id| id.as_str()),
+                    delivery_id,
+                    claimed_delivery_id,
                     error = %err,
                     fail_open = self.fail_open,
                     "dedupe store failed"

@@ -437,6 +437,18 @@ impl Verified {
         self.id_signed && self.delivery_id.is_some()
     }
 
+    /// The delivery ID as the gate logs it, `(signed, claimed)`: at most one
+    /// is set. An ID from a header the provider does not sign is only what
+    /// the sender claims, so it goes in a field of its own.
+    pub(crate) fn logged_ids(&self) -> (Option<&str>, Option<&str>) {
+        let id = self.delivery_id.as_ref().map(DeliveryId::as_str);
+        if self.id_signed {
+            (id, None)
+        } else {
+            (None, id)
+        }
+    }
+
     /// The delivery's timestamp, where the scheme has one.
     pub fn timestamp(&self) -> Option<SystemTime> {
         self.timestamp
@@ -507,6 +519,37 @@ mod tests {
                 let err = verifier.verify(&headers, b"{}").unwrap_err();
                 assert_eq!(err, expected, "{}: {value:?}", scheme.name());
             }
+        }
+    }
+
+    /// An ID the signature covers is logged as the delivery ID; one from a
+    /// header nobody signs only as what the sender claims.
+    #[test]
+    fn only_a_signed_delivery_id_is_logged_as_one() {
+        use crate::{presets, DeliveryIdSource, SignOptions, Signer, Verifier};
+
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        // Standard Webhooks signs its ID header, 4pay's ID is the body's
+        // digest, GitHub does not sign its ID header.
+        for (scheme, signed) in [
+            (presets::standard_webhooks(), true),
+            (presets::fourpay(), true),
+            (presets::github(), false),
+        ] {
+            let mut options = SignOptions::new();
+            if matches!(scheme.delivery_id(), DeliveryIdSource::Header(_)) {
+                options = options.with_id("msg_1");
+            }
+            let signer = Signer::new(scheme.clone(), secret).unwrap();
+            let headers = signer.sign(b"{}", &options).unwrap();
+            let verified = Verifier::new(scheme, secret)
+                .unwrap()
+                .verify(&headers, b"{}")
+                .unwrap();
+            let id = verified.delivery_id().map(|id| id.as_str());
+            assert!(id.is_some());
+            let expected = if signed { (id, None) } else { (None, id) };
+            assert_eq!(verified.logged_ids(), expected, "{}", verified.scheme());
         }
     }
 
