@@ -49,11 +49,13 @@ use actix_web::dev::{
 };
 use actix_web::http::header::{HeaderMap, HeaderName as ActixHeaderName};
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, BytesMut, PayloadConfig};
+use actix_web::web::{self, Bytes, PayloadConfig};
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use futures_core::Stream;
 use hookwarden_core::http::HeaderName;
-use hookwarden_core::{DedupeStore, Gate, HeaderLookup, Lookup, MemoryStore, Rejection, Verified};
+use hookwarden_core::{
+    BodyBuffer, DedupeStore, Gate, HeaderLookup, Lookup, MemoryStore, Rejection, Verified,
+};
 
 /// The middleware factory: wrap the webhook's route with it
 /// (`web::post().to(handler).wrap(webhook)`).
@@ -222,7 +224,7 @@ where
     // One deadline for the whole body, however it trickles in.
     let read = actix_web::rt::time::timeout(
         gate.read_timeout(),
-        buffer(req.take_payload(), gate.body_limit()),
+        buffer(req.take_payload(), gate.body_buffer()),
     );
     let body = match read.await {
         Ok(Ok(body)) => body,
@@ -271,32 +273,13 @@ fn handler_may_refuse(req: &ServiceRequest, len: usize) -> bool {
         || req.app_data::<web::Data<PayloadConfig>>().is_some()
 }
 
-/// Reads the whole payload, refusing it past `limit` bytes. A body that
-/// arrives in one chunk is handed on without a copy.
-async fn buffer(mut payload: Payload, limit: usize) -> Result<Bytes, Rejection> {
-    let mut first = Bytes::new();
-    let mut joined = BytesMut::new();
-    let mut len = 0usize;
+/// Reads the whole payload into `body` (see [`BodyBuffer`] for how the
+/// pieces are kept), refusing it past the body's limit.
+async fn buffer(mut payload: Payload, mut body: BodyBuffer) -> Result<Bytes, Rejection> {
     while let Some(chunk) = poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await {
-        let chunk = chunk.map_err(|_| Rejection::BodyRead)?;
-        len = len.saturating_add(chunk.len());
-        if len > limit {
-            return Err(Rejection::BodyTooLarge);
-        }
-        if first.is_empty() && joined.is_empty() {
-            first = chunk;
-        } else {
-            if joined.is_empty() {
-                joined.extend_from_slice(&first);
-            }
-            joined.extend_from_slice(&chunk);
-        }
+        body.push(chunk.map_err(|_| Rejection::BodyRead)?)?;
     }
-    Ok(if joined.is_empty() {
-        first
-    } else {
-        joined.freeze()
-    })
+    Ok(body.finish())
 }
 
 /// The middleware's own answer for `rejection` (already logged).

@@ -5,11 +5,11 @@
 //! specific to its framework: it reads the body, answers with a
 //! [`Rejection`], and runs the handler. The decisions are the gate's:
 //!
-//! 1. [`Gate::precheck`]: a `Content-Length` over the limit is refused before
-//!    anything is read;
-//! 2. the adapter buffers at most [`Gate::body_limit`] bytes, within
-//!    [`Gate::read_timeout`] for the whole body (refusing with
-//!    [`Gate::refuse`] past either);
+//! 1. [`Gate::precheck`]: a `Content-Length` over the limit, or repeated, is
+//!    refused before anything is read;
+//! 2. the adapter reads the body into a [`Gate::body_buffer`], which refuses
+//!    it past [`Gate::body_limit`], within [`Gate::read_timeout`] for the
+//!    whole body (refusing with [`Gate::refuse`] past either);
 //! 3. [`Gate::admit`] verifies the delivery and reserves it in the dedupe
 //!    store, or says what to answer instead (logging why);
 //! 4. [`Admitted::run`] runs the handler and records its outcome: a
@@ -58,7 +58,9 @@ use pin_project_lite::pin_project;
 
 use crate::dedupe::{dedupe_key, DedupeStore, Rejection, Reservation, Token};
 use crate::headers::{HeaderLookup, Lookup};
-use crate::{MemoryStore, Verified, Verifier, DEFAULT_LEASE, DEFAULT_RETENTION};
+use crate::{
+    BodyBuffer, MemoryStore, Verified, Verifier, VerifyError, DEFAULT_LEASE, DEFAULT_RETENTION,
+};
 
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -213,23 +215,54 @@ impl<St> Gate<St> {
         self.body_limit
     }
 
+    /// An empty body to read a delivery into, refused past
+    /// [`Gate::body_limit`].
+    ///
+    /// ```
+    /// use hookwarden_core::{presets, Gate, Verifier};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let gate = Gate::new(Verifier::new(presets::ntxpay(), "ntxpay-secret")?).with_body_limit(2);
+    /// let mut body = gate.body_buffer();
+    /// body.push(bytes::Bytes::from_static(b"{}"))?;
+    /// assert!(body.push(bytes::Bytes::from_static(b" ")).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn body_buffer(&self) -> BodyBuffer {
+        BodyBuffer::new(self.body_limit)
+    }
+
     /// How long the whole body may take to arrive.
     pub fn read_timeout(&self) -> Duration {
         self.read_timeout
     }
 
-    /// Refuses a delivery whose `Content-Length` is over the limit, before
-    /// anything is read. A missing or unreadable `Content-Length` passes:
-    /// the limit is then enforced while reading.
+    /// Refuses a delivery whose `Content-Length` is over the limit, or
+    /// repeated, before anything is read. A missing or unreadable
+    /// `Content-Length` passes: the limit is then enforced while reading.
+    ///
+    /// A repeated `Content-Length` reaches the gate only where the server let
+    /// it through (HTTP/2 servers pass equal values on), and its values
+    /// cannot all be read through [`HeaderLookup`]: refused, as HTTP allows,
+    /// rather than read up to the limit or the read timeout.
     ///
     /// # Errors
-    /// [`Rejection::BodyTooLarge`], logged.
+    /// [`Rejection::BodyTooLarge`] or, for a repeated `Content-Length`,
+    /// [`VerifyError::DuplicateHeader`];
+    /// logged.
     pub fn precheck<H: HeaderLookup + ?Sized>(&self, headers: &H) -> Result<(), Rejection> {
         let length = match headers.lookup(&CONTENT_LENGTH) {
             Lookup::One(value) => std::str::from_utf8(value)
                 .ok()
                 .and_then(|text| text.parse::<u64>().ok()),
-            Lookup::Missing | Lookup::Repeated => None,
+            Lookup::Missing => None,
+            Lookup::Repeated => {
+                let repeated = VerifyError::DuplicateHeader {
+                    name: CONTENT_LENGTH.as_str().to_owned(),
+                };
+                return Err(self.refuse(repeated.into()));
+            }
         };
         match length {
             Some(length) if length > self.body_limit as u64 => {

@@ -5,6 +5,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod body;
 mod dedupe;
 mod delivery;
 mod error;
@@ -24,6 +25,7 @@ mod signer;
 mod timestamp;
 mod verifier;
 
+pub use body::BodyBuffer;
 pub use dedupe::{
     dedupe_key, DedupeStore, Rejection, Reservation, Token, DEFAULT_LEASE, DEFAULT_RETENTION,
     DUPLICATE_BODY,

@@ -287,6 +287,15 @@ impl Chunks {
         }
     }
 
+    /// These chunks as they are, not copied: slices of one buffer stay
+    /// views of it.
+    pub fn shared(chunks: impl IntoIterator<Item = Bytes>) -> Self {
+        Self {
+            chunks: chunks.into_iter().collect(),
+            ..Self::new([])
+        }
+    }
+
     /// `chunk` again and again, never ending.
     pub fn endless(chunk: Bytes) -> Self {
         Self {

@@ -6,9 +6,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Buf;
 use hookwarden_core::{DedupeStore, Gate, MemoryStore, Rejection};
 use http::{header, HeaderValue, Request, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -213,20 +214,21 @@ where
 {
     let (parts, body) = req.into_parts();
     // One deadline for the whole body, however it trickles in.
-    let read = tokio::time::timeout(
-        gate.read_timeout(),
-        Limited::new(body, gate.body_limit()).collect(),
-    );
-    let bytes = match read.await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(err)) => {
-            let rejection = if err.is::<LengthLimitError>() {
-                Rejection::BodyTooLarge
-            } else {
-                Rejection::BodyRead
-            };
-            return Ok(answer(&gate.refuse(rejection)));
+    let read = tokio::time::timeout(gate.read_timeout(), async {
+        let mut body = std::pin::pin!(body);
+        let mut buffer = gate.body_buffer();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| Rejection::BodyRead)?;
+            // Trailers are not part of the signed body.
+            if let Ok(mut data) = frame.into_data() {
+                buffer.push(data.copy_to_bytes(data.remaining()))?;
+            }
         }
+        Ok(buffer.finish())
+    });
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(rejection)) => return Ok(answer(&gate.refuse(rejection))),
         Err(_elapsed) => return Ok(answer(&gate.refuse(Rejection::BodyReadTimeout))),
     };
     let admitted = match gate.admit(&parts.headers, &bytes).await {

@@ -588,6 +588,35 @@ async fn works_with_layer_and_route_layer() {
     }
 }
 
+/// A `Content-Length` on two lines (an HTTP/2 server passes equal ones on)
+/// is refused at once, without reading the body.
+#[tokio::test]
+async fn a_repeated_content_length_is_answered_without_reading_the_body() {
+    let probe = Probe::new();
+    let app = app(&probe, WebhookLayer::new(verifier()));
+    let body = Chunks::new([]).stalled();
+    let polls = body.polls();
+    let mut req = Req::signed(HOOK, BODY, "evt-twice")
+        .content_length(10_000_000)
+        .to_http();
+    req.headers_mut()
+        .append("content-length", "10000000".parse().unwrap());
+    *req.body_mut() = axum::body::Body::new(body);
+
+    let response = tokio::time::timeout(PATIENCE, app.oneshot(req))
+        .await
+        .expect("answered without reading")
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let text = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&text[..], br#"{"error":"duplicate_header"}"#);
+    assert_eq!(polls.load(SeqCst), 0, "the body was polled");
+    assert_eq!(probe.calls(), 0);
+}
+
 #[tokio::test]
 async fn content_length_over_the_limit_is_answered_without_reading_the_body() {
     let probe = Probe::new();
@@ -636,6 +665,34 @@ async fn an_endless_body_is_cut_at_the_limit() {
     // Reading stops at the first chunk past the limit.
     let polls = polls.load(SeqCst);
     assert!(polls <= limit / chunk + 1, "{polls} chunks read");
+    assert_eq!(probe.calls(), 0);
+}
+
+/// A body in one-byte pieces cut from a large read buffer, as a server
+/// hands on tiny HTTP/2 DATA frames or HTTP/1.1 chunks: while the layer
+/// waits for the rest, it keeps no piece, and so none of that buffer. (It
+/// kept every piece until the end, so a padded frame per byte held
+/// hundreds of times the body in memory.)
+#[tokio::test(start_paused = true)]
+async fn a_body_in_tiny_pieces_keeps_none_of_their_read_buffer() {
+    let probe = Probe::new();
+    let app = app(&probe, WebhookLayer::new(verifier()));
+    let mut read_buffer = vec![0u8; 1 << 20];
+    read_buffer[..BODY.len()].copy_from_slice(BODY);
+    let read_buffer = Bytes::from(read_buffer);
+    let pieces = (0..BODY.len()).map(|at| read_buffer.slice(at..at + 1));
+    let body = Chunks::shared(pieces).stalled();
+    let polls = body.polls();
+    let mut req = Req::signed(HOOK, BODY, "evt-pieces").to_http();
+    *req.body_mut() = axum::body::Body::new(body);
+
+    let answer = tokio::spawn(app.oneshot(req));
+    // Every piece handed over, the body now waits for more.
+    while polls.load(SeqCst) <= BODY.len() {
+        tokio::task::yield_now().await;
+    }
+    assert!(read_buffer.is_unique(), "a piece is still held");
+    assert_eq!(answer.await.unwrap().unwrap().status(), 408);
     assert_eq!(probe.calls(), 0);
 }
 
