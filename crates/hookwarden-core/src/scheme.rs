@@ -301,7 +301,12 @@ impl Scheme {
         self
     }
 
-    /// Sets the signed content. It must contain [`Part::Body`] exactly once.
+    /// Sets the signed content. It must contain [`Part::Body`] exactly once,
+    /// and a literal between each [`Part::Header`] and any other part that
+    /// varies (the MAC sees the parts run together, so without one, bytes
+    /// could move between the two and keep the signature). A separator a
+    /// header's values can contain (`.` in a domain, say) leaves the same
+    /// ambiguity; only the provider's format can rule that out.
     #[must_use]
     pub fn with_signed_content(mut self, parts: impl IntoIterator<Item = Part>) -> Self {
         self.signed_content = parts.into_iter().collect();
@@ -415,16 +420,14 @@ impl Scheme {
 
     /// Whether a signature header this scheme accepts is visible ASCII by
     /// construction: the whole value is one encoded signature, after at most
-    /// a visible-ASCII prefix, and the hex and base64 decoders accept nothing
-    /// but visible ASCII. The list syntaxes hold entries no decoder reads.
+    /// a visible-ASCII prefix (`validate` refuses any other), and the hex and
+    /// base64 decoders accept nothing but visible ASCII. The list syntaxes
+    /// hold entries no decoder reads.
     pub(crate) fn decoder_reads_signature(&self) -> bool {
-        match &self.syntax {
-            SignatureSyntax::Bare => true,
-            SignatureSyntax::Prefixed(prefix) => {
-                crate::headers::is_visible_ascii(prefix.as_bytes())
-            }
-            SignatureSyntax::KeyValueList { .. } | SignatureSyntax::VersionedList { .. } => false,
-        }
+        matches!(
+            self.syntax,
+            SignatureSyntax::Bare | SignatureSyntax::Prefixed(_)
+        )
     }
 
     pub(crate) fn check_secret(&self, secret: &Secret) -> Result<(), BuildError> {
@@ -476,17 +479,61 @@ impl Scheme {
             }
             _ => {}
         }
+        // One header, one meaning: a header read as two things is always
+        // the wrong one for one of them (the signer writes only one).
+        let timestamp_header = match &self.timestamp {
+            Some((TimestampSource::Header(name), _)) => Some(name),
+            _ => None,
+        };
+        let id_header = match &self.delivery_id {
+            DeliveryIdSource::Header(name) => Some(name),
+            _ => None,
+        };
+        if timestamp_header == Some(&self.signature_header) {
+            return invalid("the timestamp header cannot be the signature header");
+        }
+        if id_header == Some(&self.signature_header) {
+            return invalid("the delivery ID header cannot be the signature header");
+        }
+        if id_header.is_some() && id_header == timestamp_header {
+            return invalid("the delivery ID header cannot be the timestamp header");
+        }
+        // The MAC sees the parts run together: a header next to another part
+        // that varies, with no literal between, lets bytes move from one to
+        // the other and keep the signature (an ID `evt_1` and a tenant `23`
+        // sign as an ID `evt_12` and a tenant `3`).
+        let parts: Vec<&Part> = self
+            .signed_content
+            .iter()
+            .filter(|part| !matches!(part, Part::Literal(bytes) if bytes.is_empty()))
+            .collect();
+        let varies = |part: &Part| !matches!(part, Part::Literal(_));
+        if parts.windows(2).any(|pair| {
+            let header = |part: &Part| matches!(part, Part::Header(_));
+            (header(pair[0]) && varies(pair[1])) || (varies(pair[0]) && header(pair[1]))
+        }) {
+            return invalid(
+                "a header in the signed content needs a literal between it and the body, the timestamp or another header",
+            );
+        }
         match &self.syntax {
             SignatureSyntax::Bare => {}
             SignatureSyntax::Prefixed(prefix) if prefix.is_empty() => {
                 return invalid("the signature prefix is empty (use SignatureSyntax::Bare)")
             }
+            SignatureSyntax::Prefixed(prefix) if !is_prefix(prefix) => {
+                return invalid(
+                    "the signature prefix must be visible ASCII, not starting with a space",
+                )
+            }
             SignatureSyntax::KeyValueList { signature_key } if !is_list_token(signature_key) => {
-                return invalid("the signature key must be non-empty, without `,` `=` or spaces")
+                return invalid(
+                    "the signature key must be non-empty visible ASCII, without `,` `=` or spaces",
+                )
             }
             SignatureSyntax::VersionedList { version } if !is_list_token(version) => {
                 return invalid(
-                    "the signature version must be non-empty, without `,` `=` or spaces",
+                    "the signature version must be non-empty visible ASCII, without `,` `=` or spaces",
                 )
             }
             _ => {}
@@ -521,8 +568,19 @@ impl Scheme {
     }
 }
 
+/// A key or version of a list syntax: visible ASCII, without the list's
+/// separators.
 fn is_list_token(token: &str) -> bool {
-    !token.is_empty() && !token.contains([',', '=', ' '])
+    !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b',' && b != b'=')
+}
+
+/// A prefix a header value can start with: visible ASCII (spaces inside),
+/// not starting with a space, which HTTP strips.
+fn is_prefix(prefix: &str) -> bool {
+    prefix.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) && !prefix.starts_with(' ')
 }
 
 #[cfg(test)]
@@ -617,6 +675,7 @@ mod tests {
             from_header(),
             from_header().with_signed_content([
                 Part::Header(HeaderName::from_static("x-other")),
+                Part::literal(b"."),
                 Part::Body,
             ]),
             from_list(),
@@ -635,10 +694,112 @@ mod tests {
         }
         let signed = [
             from_header().with_signed_content([Part::Timestamp, Part::Body]),
-            from_header().with_signed_content([Part::Header(ts.clone()), Part::Body]),
+            from_header().with_signed_content([
+                Part::Header(ts.clone()),
+                Part::literal(b"."),
+                Part::Body,
+            ]),
             from_list().with_signed_content([Part::Timestamp, Part::literal(b"."), Part::Body]),
         ];
         for scheme in signed {
+            assert!(scheme.validate().is_ok(), "{scheme:?}");
+        }
+    }
+
+    /// A header read for two things, a header run together with another part
+    /// that varies, and list or prefix text no header can carry: each
+    /// refused with its own reason.
+    #[test]
+    fn ambiguous_schemes_are_refused() {
+        let name = HeaderName::from_static;
+        let unix = TimestampFormat::UnixSeconds;
+        let stamped = |header| {
+            base()
+                .with_timestamp(TimestampSource::Header(name(header)), unix)
+                .with_signed_content([Part::Timestamp, Part::literal(b"."), Part::Body])
+        };
+        let id = |header| DeliveryIdSource::Header(name(header));
+        let cases = [
+            (
+                stamped("x-sig"),
+                "the timestamp header cannot be the signature header",
+            ),
+            (
+                base().with_delivery_id(id("x-sig")),
+                "the delivery ID header cannot be the signature header",
+            ),
+            (
+                stamped("x-ts").with_delivery_id(id("x-ts")),
+                "the delivery ID header cannot be the timestamp header",
+            ),
+            (
+                base().with_signed_content([
+                    Part::Header(name("x-id")),
+                    Part::Header(name("x-tenant")),
+                    Part::literal(b"."),
+                    Part::Body,
+                ]),
+                "a header in the signed content needs a literal between it and the body, the timestamp or another header",
+            ),
+            (
+                base().with_signed_content([Part::Header(name("x-account")), Part::Body]),
+                "a header in the signed content needs a literal between it and the body, the timestamp or another header",
+            ),
+            (
+                stamped("x-ts").with_signed_content([
+                    Part::Header(name("x-id")),
+                    Part::literal(b""),
+                    Part::Timestamp,
+                    Part::literal(b"."),
+                    Part::Body,
+                ]),
+                "a header in the signed content needs a literal between it and the body, the timestamp or another header",
+            ),
+            (
+                base().with_syntax(SignatureSyntax::Prefixed("é=".into())),
+                "the signature prefix must be visible ASCII, not starting with a space",
+            ),
+            (
+                base().with_syntax(SignatureSyntax::Prefixed(" v1=".into())),
+                "the signature prefix must be visible ASCII, not starting with a space",
+            ),
+            (
+                base().with_syntax(SignatureSyntax::KeyValueList {
+                    signature_key: "é".into(),
+                }),
+                "the signature key must be non-empty visible ASCII, without `,` `=` or spaces",
+            ),
+            (
+                base().with_syntax(SignatureSyntax::VersionedList {
+                    version: "v\u{7f}".into(),
+                }),
+                "the signature version must be non-empty visible ASCII, without `,` `=` or spaces",
+            ),
+        ];
+        for (scheme, reason) in cases {
+            let err = scheme.validate().unwrap_err();
+            assert!(
+                matches!(err, BuildError::InvalidScheme { reason: r } if r == reason),
+                "{scheme:?}: {err}"
+            );
+        }
+        // Literals between, and a prefix with a space inside, are fine.
+        let fine = [
+            stamped("x-ts").with_signed_content([
+                Part::Header(name("x-id")),
+                Part::literal(b"."),
+                Part::Timestamp,
+                Part::literal(b"."),
+                Part::Body,
+            ]),
+            base().with_syntax(SignatureSyntax::Prefixed("sha256 =".into())),
+            base().with_signed_content([
+                Part::Body,
+                Part::literal(b"|"),
+                Part::Header(name("x-a")),
+            ]),
+        ];
+        for scheme in fine {
             assert!(scheme.validate().is_ok(), "{scheme:?}");
         }
     }
