@@ -44,7 +44,9 @@
 //! - `axum-naive`, `actix-naive`: a middleware buffering the body, keying
 //!   HMAC anew per request over `format!("{id}.{ts}.{body}")`, comparing
 //!   base64 text with `==`, deduplicating in a `Mutex<HashMap>`: what a
-//!   hand-written verifier usually does;
+//!   hand-written verifier usually does. Its map starts with as many IDs
+//!   as the hookwarden servers' full store (it never forgets one, so a
+//!   while in production leaves it at least that many);
 //! - `axum-hookwarden`, `actix-hookwarden`: hookwarden's `WebhookLayer` /
 //!   `Webhook` middleware with the default `MemoryStore`, filled before the
 //!   server starts (as after a while in production: each delivery takes an
@@ -172,7 +174,7 @@ async fn axum_server(name: &str, addr: SocketAddr, redis: Option<&str>) {
         }
         "axum-buffer" => route.route_layer(axum::middleware::from_fn(buffer_axum)),
         "axum-naive" => {
-            let state = Naive::new();
+            let state = Naive::new(DEFAULT_CAPACITY);
             route.layer(axum::middleware::from_fn(move |req, next| {
                 naive_axum(state.clone(), req, next)
             }))
@@ -201,9 +203,13 @@ async fn actix(name: &str, addr: SocketAddr) {
         "ok"
     }
     let name = name.to_owned();
-    // Only the hookwarden server pays for filling a store.
+    // Only the hookwarden and naive servers pay for filling their stores.
     let webhook = (name == "actix-hookwarden").then(|| Webhook::new(gate(DEFAULT_CAPACITY)));
-    let naive = Naive::new();
+    let naive = Naive::new(if name == "actix-naive" {
+        DEFAULT_CAPACITY
+    } else {
+        0
+    });
     let floor = web::Data::new(Floor::new());
     HttpServer::new(move || {
         let (name, webhook, naive) = (name.clone(), webhook.clone(), naive.clone());
@@ -324,10 +330,14 @@ struct Naive {
 }
 
 impl Naive {
-    fn new() -> Self {
+    /// A verifier that has already seen `seen` IDs. It never forgets one,
+    /// so after a while in production it holds at least as many as the
+    /// hookwarden servers' full store: the two start from the same count.
+    fn new(seen: usize) -> Self {
+        let ids = (0..seen).map(|n| (format!("warm_{n}"), ())).collect();
         Self {
             key: Arc::new(key()),
-            seen: Arc::default(),
+            seen: Arc::new(Mutex::new(ids)),
         }
     }
 
