@@ -68,6 +68,24 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// The default time the whole body may take to arrive: 10 seconds.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The shortest lease or retention a gate sets: a millisecond, the least
+/// Redis keeps a key for. `MemoryStore` takes zero as already over and
+/// Redis cannot, so a zero would mean different things to the two stores.
+///
+/// ```
+/// use std::time::Duration;
+/// use hookwarden_core::{presets, Gate, Verifier, MIN_HOLD};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let gate = Gate::new(Verifier::new(presets::ntxpay(), "ntxpay-secret")?)
+///     .with_lease(Duration::ZERO)
+///     .with_retention(Duration::from_micros(10));
+/// assert_eq!((gate.lease(), gate.retention()), (MIN_HOLD, MIN_HOLD));
+/// # Ok(())
+/// # }
+/// ```
+pub const MIN_HOLD: Duration = Duration::from_millis(1);
+
 /// A verifier, a dedupe store and the limits of one webhook route: the
 /// configuration both adapters take, and the checks they run.
 ///
@@ -169,16 +187,19 @@ impl<St> Gate<St> {
 
     /// How long a delivery being handled holds its ID (default
     /// [`DEFAULT_LEASE`]); if the handler dies, a retry runs after this at most.
+    /// At least [`MIN_HOLD`], so that every store holds it alike.
     #[must_use]
     pub fn with_lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
+        self.lease = lease.max(MIN_HOLD);
         self
     }
 
-    /// How long a handled delivery is remembered (default [`DEFAULT_RETENTION`]).
+    /// How long a handled delivery is remembered (default
+    /// [`DEFAULT_RETENTION`]). At least [`MIN_HOLD`], so that every store
+    /// remembers it alike.
     #[must_use]
     pub fn with_retention(mut self, retention: Duration) -> Self {
-        self.retention = retention;
+        self.retention = retention.max(MIN_HOLD);
         self
     }
 
@@ -236,6 +257,16 @@ impl<St> Gate<St> {
     /// How long the whole body may take to arrive.
     pub fn read_timeout(&self) -> Duration {
         self.read_timeout
+    }
+
+    /// How long a delivery being handled holds its ID.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// How long a handled delivery is remembered.
+    pub fn retention(&self) -> Duration {
+        self.retention
     }
 
     /// Refuses a delivery whose `Content-Length` is over the limit, or

@@ -32,7 +32,7 @@ pub use dedupe::{
 };
 pub use delivery::DeliveryId;
 pub use error::{BuildError, SignError, VerifyError};
-pub use gate::{Admitted, Gate, DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT};
+pub use gate::{Admitted, Gate, DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT, MIN_HOLD};
 pub use headers::{HeaderLookup, Lookup};
 pub use memory::{MemoryStore, DEFAULT_CAPACITY};
 pub use scheme::{

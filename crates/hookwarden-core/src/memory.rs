@@ -360,8 +360,8 @@ fn millis(duration: Duration) -> u64 {
 }
 
 /// A lease or retention in whole milliseconds, rounded up: a lease of
-/// 900 µs holds its key for a millisecond (as `RedisStore`'s does), not for
-/// none.
+/// 900 µs holds its key until the store's millisecond clock next ticks over
+/// (up to a millisecond), not for none. Zero stays zero: over at once.
 fn ttl(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
 }
