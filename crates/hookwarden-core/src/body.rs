@@ -16,7 +16,7 @@ use crate::Rejection;
 /// body holds at most about twice its length.
 ///
 /// ```
-/// use bytes::Bytes;
+/// use hookwarden_core::bytes::Bytes;
 /// use hookwarden_core::{BodyBuffer, Rejection};
 ///
 /// let mut body = BodyBuffer::new(8);

@@ -245,8 +245,8 @@ impl<St> Gate<St> {
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let gate = Gate::new(Verifier::new(presets::ntxpay(), "ntxpay-secret")?).with_body_limit(2);
     /// let mut body = gate.body_buffer();
-    /// body.push(bytes::Bytes::from_static(b"{}"))?;
-    /// assert!(body.push(bytes::Bytes::from_static(b" ")).is_err());
+    /// body.push(hookwarden_core::bytes::Bytes::from_static(b"{}"))?;
+    /// assert!(body.push(hookwarden_core::bytes::Bytes::from_static(b" ")).is_err());
     /// # Ok(())
     /// # }
     /// ```

@@ -43,5 +43,7 @@ pub use secret::{Secret, SecretEncoding};
 pub use signer::{SignOptions, Signer};
 pub use verifier::{Verified, Verifier};
 
+/// Re-exported so that users name the same `bytes` type [`BodyBuffer`] takes.
+pub use bytes;
 /// Re-exported so that users name the same `http` types the API takes.
 pub use http;

@@ -363,7 +363,8 @@ fn millis(duration: Duration) -> u64 {
 /// 900 µs holds its key until the store's millisecond clock next ticks over
 /// (up to a millisecond), not for none. Zero stays zero: over at once.
 fn ttl(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+    // Not `as_nanos().div_ceil(..)`: a 128-bit division on every call.
+    millis(duration).saturating_add(u64::from(duration.subsec_nanos() % 1_000_000 != 0))
 }
 
 impl Default for MemoryStore {

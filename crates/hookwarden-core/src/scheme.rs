@@ -318,6 +318,7 @@ impl Scheme {
     /// or the timestamp's header as [`Part::Header`]): a timestamp outside the
     /// signature could be rewritten by anyone replaying a delivery, so a
     /// verifier or signer refuses to build with one.
+    #[must_use]
     pub fn with_timestamp(mut self, source: TimestampSource, format: TimestampFormat) -> Self {
         self.timestamp = Some((source, format));
         self
