@@ -302,11 +302,13 @@ impl Scheme {
     }
 
     /// Sets the signed content. It must contain [`Part::Body`] exactly once,
-    /// and a literal between each [`Part::Header`] and any other part that
-    /// varies (the MAC sees the parts run together, so without one, bytes
-    /// could move between the two and keep the signature). A separator a
-    /// header's values can contain (`.` in a domain, say) leaves the same
-    /// ambiguity; only the provider's format can rule that out.
+    /// and a literal between each [`Part::Header`] and the body or another
+    /// header (the MAC sees the parts run together, so without one, bytes
+    /// could move between the two and keep the signature). The timestamp
+    /// needs none: its format fixes where it starts and ends, so Twitch's
+    /// `id + timestamp + body` is fine. A separator a header's values can
+    /// contain (`.` in a domain, say) leaves the same ambiguity; only the
+    /// provider's format can rule that out.
     #[must_use]
     pub fn with_signed_content(mut self, parts: impl IntoIterator<Item = Part>) -> Self {
         self.signed_content = parts.into_iter().collect();
@@ -499,22 +501,28 @@ impl Scheme {
         if id_header.is_some() && id_header == timestamp_header {
             return invalid("the delivery ID header cannot be the timestamp header");
         }
-        // The MAC sees the parts run together: a header next to another part
-        // that varies, with no literal between, lets bytes move from one to
-        // the other and keep the signature (an ID `evt_1` and a tenant `23`
-        // sign as an ID `evt_12` and a tenant `3`).
+        // The MAC sees the parts run together: a header next to the body or
+        // another header, with no literal between, lets bytes move from one
+        // to the other and keep the signature (an ID `evt_1` and a tenant
+        // `23` sign as an ID `evt_12` and a tenant `3`). The timestamp, read
+        // from its own header or not, needs none: its format fixes where it
+        // starts and ends (RFC 3339's four-digit year and zone; unix digits
+        // refuse a leading zero, and a digit more or less is ten times off
+        // the window).
         let parts: Vec<&Part> = self
             .signed_content
             .iter()
             .filter(|part| !matches!(part, Part::Literal(bytes) if bytes.is_empty()))
             .collect();
-        let varies = |part: &Part| !matches!(part, Part::Literal(_));
-        if parts.windows(2).any(|pair| {
-            let header = |part: &Part| matches!(part, Part::Header(_));
-            (header(pair[0]) && varies(pair[1])) || (varies(pair[0]) && header(pair[1]))
-        }) {
+        let header =
+            |part: &Part| matches!(part, Part::Header(name) if Some(name) != timestamp_header);
+        let free = |part: &Part| header(part) || matches!(part, Part::Body);
+        if parts
+            .windows(2)
+            .any(|pair| free(pair[0]) && free(pair[1]) && (header(pair[0]) || header(pair[1])))
+        {
             return invalid(
-                "a header in the signed content needs a literal between it and the body, the timestamp or another header",
+                "a header in the signed content needs a literal between it and the body or another header",
             );
         }
         match &self.syntax {
@@ -740,21 +748,20 @@ mod tests {
                     Part::literal(b"."),
                     Part::Body,
                 ]),
-                "a header in the signed content needs a literal between it and the body, the timestamp or another header",
+                "a header in the signed content needs a literal between it and the body or another header",
             ),
             (
                 base().with_signed_content([Part::Header(name("x-account")), Part::Body]),
-                "a header in the signed content needs a literal between it and the body, the timestamp or another header",
+                "a header in the signed content needs a literal between it and the body or another header",
             ),
             (
                 stamped("x-ts").with_signed_content([
+                    Part::Header(name("x-ts")),
                     Part::Header(name("x-id")),
                     Part::literal(b""),
-                    Part::Timestamp,
-                    Part::literal(b"."),
                     Part::Body,
                 ]),
-                "a header in the signed content needs a literal between it and the body, the timestamp or another header",
+                "a header in the signed content needs a literal between it and the body or another header",
             ),
             (
                 base().with_syntax(SignatureSyntax::Prefixed("é=".into())),
@@ -784,8 +791,32 @@ mod tests {
                 "{scheme:?}: {err}"
             );
         }
-        // Literals between, and a prefix with a space inside, are fine.
+        // Literals between, a timestamp next to anything (its format fixes
+        // its ends), and a prefix with a space inside, are fine: Twitch's
+        // `id + timestamp + body`, and the terminal preset's layout with
+        // its timestamp named as a header.
+        let twitch = Scheme::new("twitch", name("twitch-eventsub-message-signature"))
+            .with_syntax(SignatureSyntax::Prefixed("sha256=".into()))
+            .with_timestamp(
+                TimestampSource::Header(name("twitch-eventsub-message-timestamp")),
+                TimestampFormat::Rfc3339,
+            )
+            .with_signed_content([
+                Part::Header(name("twitch-eventsub-message-id")),
+                Part::Timestamp,
+                Part::Body,
+            ])
+            .with_delivery_id(id("twitch-eventsub-message-id"));
         let fine = [
+            twitch,
+            crate::presets::terminal()
+                .with_signed_content([Part::Header(name("x-timestamp")), Part::Body]),
+            stamped("x-ts").with_signed_content([
+                Part::Header(name("x-id")),
+                Part::Timestamp,
+                Part::literal(b"."),
+                Part::Body,
+            ]),
             stamped("x-ts").with_signed_content([
                 Part::Header(name("x-id")),
                 Part::literal(b"."),

@@ -15,9 +15,11 @@ pub(crate) fn parse(text: &[u8], format: TimestampFormat) -> Result<i128, Verify
 }
 
 /// A non-empty run of at most 19 ASCII digits (anything longer is outside
-/// any sane window and would overflow an `i64`).
+/// any sane window and would overflow an `i64`), without leading zeros: a
+/// zero in front keeps the instant, so a signed part just before the
+/// timestamp could hand it a `0` and keep the signature.
 fn digits(bytes: &[u8]) -> Result<i128, VerifyError> {
-    if bytes.is_empty() || bytes.len() > 19 {
+    if bytes.is_empty() || bytes.len() > 19 || (bytes.len() > 1 && bytes[0] == b'0') {
         return Err(VerifyError::MalformedTimestamp);
     }
     // One pass: each byte is read as a digit, and a byte that is none is
@@ -177,6 +179,9 @@ mod tests {
             "-9223372036854775808",
             "99999999999999999999",
             "１２３",
+            // A leading zero keeps the instant: refused (see `digits`).
+            "01649367553",
+            "00",
         ] {
             assert_eq!(
                 parse(bad.as_bytes(), UnixSeconds),
