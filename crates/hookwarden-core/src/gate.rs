@@ -279,8 +279,8 @@ impl<St> Gate<St> {
     /// rather than read up to the limit or the read timeout.
     ///
     /// # Errors
-    /// [`Rejection::BodyTooLarge`] or, for a repeated `Content-Length`,
-    /// [`VerifyError::DuplicateHeader`];
+    /// [`Rejection::BodyTooLarge`], or for a repeated `Content-Length` a
+    /// [`Rejection::Verify`] of [`VerifyError::DuplicateHeader`] (400);
     /// logged.
     pub fn precheck<H: HeaderLookup + ?Sized>(&self, headers: &H) -> Result<(), Rejection> {
         let length = match headers.lookup(&CONTENT_LENGTH) {
