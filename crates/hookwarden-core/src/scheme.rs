@@ -105,9 +105,10 @@ pub enum TimestampSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TimestampFormat {
-    /// Decimal seconds since the Unix epoch, digits only.
+    /// Decimal seconds since the Unix epoch, digits only, no leading zero.
     UnixSeconds,
-    /// Decimal milliseconds since the Unix epoch, digits only.
+    /// Decimal milliseconds since the Unix epoch, digits only, no leading
+    /// zero.
     UnixMillis,
     /// RFC 3339 (the ISO 8601 profile): `2024-05-01T12:00:00Z`, fractions and
     /// offsets allowed.
@@ -301,14 +302,16 @@ impl Scheme {
         self
     }
 
-    /// Sets the signed content. It must contain [`Part::Body`] exactly once,
-    /// and a literal between each [`Part::Header`] and the body or another
-    /// header (the MAC sees the parts run together, so without one, bytes
-    /// could move between the two and keep the signature). The timestamp
-    /// needs none: its format fixes where it starts and ends, so Twitch's
-    /// `id + timestamp + body` is fine. A separator a header's values can
-    /// contain (`.` in a domain, say) leaves the same ambiguity; only the
-    /// provider's format can rule that out.
+    /// Sets the signed content. It must contain [`Part::Body`] exactly once.
+    /// The MAC sees the parts run together, so two parts that vary (headers,
+    /// the body, a unix timestamp) need a literal between them: without one,
+    /// bytes could move from one to the other and keep the signature. An
+    /// RFC 3339 timestamp marks its own ends, but needs a literal or an end
+    /// of the content on one side, or it could slide to another timestamp in
+    /// the body: Twitch's `id + timestamp + body` is refused for that reason.
+    /// A separator a header's values can contain (`.` in a domain, say)
+    /// leaves the same ambiguity; only the provider's format can rule that
+    /// out.
     #[must_use]
     pub fn with_signed_content(mut self, parts: impl IntoIterator<Item = Part>) -> Self {
         self.signed_content = parts.into_iter().collect();
@@ -501,28 +504,46 @@ impl Scheme {
         if id_header.is_some() && id_header == timestamp_header {
             return invalid("the delivery ID header cannot be the timestamp header");
         }
-        // The MAC sees the parts run together: a header next to the body or
-        // another header, with no literal between, lets bytes move from one
-        // to the other and keep the signature (an ID `evt_1` and a tenant
-        // `23` sign as an ID `evt_12` and a tenant `3`). The timestamp, read
-        // from its own header or not, needs none: its format fixes where it
-        // starts and ends (RFC 3339's four-digit year and zone; unix digits
-        // refuse a leading zero, and a digit more or less is ten times off
-        // the window).
+        // The MAC sees the parts run together, so where one part that
+        // varies meets the next is fixed only by a literal between them, or
+        // by a part whose own bytes mark its ends. Without one, bytes move
+        // across and keep the signature: an ID `evt_1` and a tenant `23` sign
+        // as `evt_12` and `3`. Headers and the body mark nothing; a unix
+        // timestamp neither (a digit moved is ten times off, which only a
+        // narrow window catches). An RFC 3339 timestamp marks both ends, but
+        // between two parts that vary it can slide as a whole to another
+        // timestamp text further on (one in the body): one of its sides
+        // needs a literal or an end of the content.
+        let is_timestamp = |part: &Part| match part {
+            Part::Timestamp => true,
+            Part::Header(name) => Some(name) == timestamp_header,
+            _ => false,
+        };
+        let rfc3339 = matches!(&self.timestamp, Some((_, TimestampFormat::Rfc3339)));
+        let varies = |part: &Part| match part {
+            Part::Literal(_) => false,
+            part if is_timestamp(part) => !rfc3339,
+            _ => true,
+        };
         let parts: Vec<&Part> = self
             .signed_content
             .iter()
             .filter(|part| !matches!(part, Part::Literal(bytes) if bytes.is_empty()))
             .collect();
-        let header =
-            |part: &Part| matches!(part, Part::Header(name) if Some(name) != timestamp_header);
-        let free = |part: &Part| header(part) || matches!(part, Part::Body);
         if parts
             .windows(2)
-            .any(|pair| free(pair[0]) && free(pair[1]) && (header(pair[0]) || header(pair[1])))
+            .any(|pair| varies(pair[0]) && varies(pair[1]))
         {
             return invalid(
-                "a header in the signed content needs a literal between it and the body or another header",
+                "parts of the signed content that vary (headers, the body, a unix timestamp) need a literal between them",
+            );
+        }
+        if parts
+            .windows(3)
+            .any(|run| is_timestamp(run[1]) && varies(run[0]) && varies(run[2]))
+        {
+            return invalid(
+                "an RFC 3339 timestamp between two parts that vary needs a literal on one side",
             );
         }
         match &self.syntax {
@@ -702,7 +723,7 @@ mod tests {
             );
         }
         let signed = [
-            from_header().with_signed_content([Part::Timestamp, Part::Body]),
+            from_header().with_signed_content([Part::Timestamp, Part::literal(b"."), Part::Body]),
             from_header().with_signed_content([
                 Part::Header(ts.clone()),
                 Part::literal(b"."),
@@ -721,16 +742,35 @@ mod tests {
     #[test]
     fn ambiguous_schemes_are_refused() {
         let name = HeaderName::from_static;
-        let unix = TimestampFormat::UnixSeconds;
-        let stamped = |header| {
+        let stamped = |header, format| {
             base()
-                .with_timestamp(TimestampSource::Header(name(header)), unix)
+                .with_timestamp(TimestampSource::Header(name(header)), format)
                 .with_signed_content([Part::Timestamp, Part::literal(b"."), Part::Body])
         };
+        let unix = |header| stamped(header, TimestampFormat::UnixSeconds);
+        let rfc3339 = |header| stamped(header, TimestampFormat::Rfc3339);
         let id = |header| DeliveryIdSource::Header(name(header));
+        let run_together =
+            "parts of the signed content that vary (headers, the body, a unix timestamp) need a literal between them";
+        let sliding =
+            "an RFC 3339 timestamp between two parts that vary needs a literal on one side";
+        // Twitch signs `message-id + message-timestamp + body`: a replay can
+        // move the split to a timestamp inside the body.
+        let twitch = Scheme::new("twitch", name("twitch-eventsub-message-signature"))
+            .with_syntax(SignatureSyntax::Prefixed("sha256=".into()))
+            .with_timestamp(
+                TimestampSource::Header(name("twitch-eventsub-message-timestamp")),
+                TimestampFormat::Rfc3339,
+            )
+            .with_signed_content([
+                Part::Header(name("twitch-eventsub-message-id")),
+                Part::Timestamp,
+                Part::Body,
+            ])
+            .with_delivery_id(id("twitch-eventsub-message-id"));
         let cases = [
             (
-                stamped("x-sig"),
+                unix("x-sig"),
                 "the timestamp header cannot be the signature header",
             ),
             (
@@ -738,7 +778,7 @@ mod tests {
                 "the delivery ID header cannot be the signature header",
             ),
             (
-                stamped("x-ts").with_delivery_id(id("x-ts")),
+                unix("x-ts").with_delivery_id(id("x-ts")),
                 "the delivery ID header cannot be the timestamp header",
             ),
             (
@@ -748,20 +788,43 @@ mod tests {
                     Part::literal(b"."),
                     Part::Body,
                 ]),
-                "a header in the signed content needs a literal between it and the body or another header",
+                run_together,
             ),
             (
                 base().with_signed_content([Part::Header(name("x-account")), Part::Body]),
-                "a header in the signed content needs a literal between it and the body or another header",
+                run_together,
             ),
             (
-                stamped("x-ts").with_signed_content([
-                    Part::Header(name("x-ts")),
+                unix("x-ts").with_signed_content([
                     Part::Header(name("x-id")),
                     Part::literal(b""),
+                    Part::Timestamp,
+                    Part::literal(b"."),
                     Part::Body,
                 ]),
-                "a header in the signed content needs a literal between it and the body or another header",
+                run_together,
+            ),
+            (
+                unix("x-ts").with_signed_content([
+                    Part::Timestamp,
+                    Part::Header(name("x-id")),
+                    Part::literal(b"."),
+                    Part::Body,
+                ]),
+                run_together,
+            ),
+            (
+                unix("x-ts").with_signed_content([Part::Header(name("x-ts")), Part::Body]),
+                run_together,
+            ),
+            (twitch, sliding),
+            (
+                rfc3339("x-ts").with_signed_content([
+                    Part::Header(name("x-id")),
+                    Part::Header(name("x-ts")),
+                    Part::Body,
+                ]),
+                sliding,
             ),
             (
                 base().with_syntax(SignatureSyntax::Prefixed("é=".into())),
@@ -791,33 +854,19 @@ mod tests {
                 "{scheme:?}: {err}"
             );
         }
-        // Literals between, a timestamp next to anything (its format fixes
-        // its ends), and a prefix with a space inside, are fine: Twitch's
-        // `id + timestamp + body`, and the terminal preset's layout with
-        // its timestamp named as a header.
-        let twitch = Scheme::new("twitch", name("twitch-eventsub-message-signature"))
-            .with_syntax(SignatureSyntax::Prefixed("sha256=".into()))
-            .with_timestamp(
-                TimestampSource::Header(name("twitch-eventsub-message-timestamp")),
-                TimestampFormat::Rfc3339,
-            )
-            .with_signed_content([
-                Part::Header(name("twitch-eventsub-message-id")),
-                Part::Timestamp,
-                Part::Body,
-            ])
-            .with_delivery_id(id("twitch-eventsub-message-id"));
+        // Literals between; an RFC 3339 timestamp with a literal or an end
+        // on one side (the terminal preset's layout, also with its
+        // timestamp named as a header); a prefix with a space inside.
         let fine = [
-            twitch,
             crate::presets::terminal()
                 .with_signed_content([Part::Header(name("x-timestamp")), Part::Body]),
-            stamped("x-ts").with_signed_content([
+            rfc3339("x-ts").with_signed_content([
                 Part::Header(name("x-id")),
                 Part::Timestamp,
                 Part::literal(b"."),
                 Part::Body,
             ]),
-            stamped("x-ts").with_signed_content([
+            unix("x-ts").with_signed_content([
                 Part::Header(name("x-id")),
                 Part::literal(b"."),
                 Part::Timestamp,

@@ -16,8 +16,8 @@ pub(crate) fn parse(text: &[u8], format: TimestampFormat) -> Result<i128, Verify
 
 /// A non-empty run of at most 19 ASCII digits (anything longer is outside
 /// any sane window and would overflow an `i64`), without leading zeros: a
-/// zero in front keeps the instant, so a signed part just before the
-/// timestamp could hand it a `0` and keep the signature.
+/// zero in front would be a second spelling of the same instant, which a
+/// signed part running into the timestamp could hand it.
 fn digits(bytes: &[u8]) -> Result<i128, VerifyError> {
     if bytes.is_empty() || bytes.len() > 19 || (bytes.len() > 1 && bytes[0] == b'0') {
         return Err(VerifyError::MalformedTimestamp);

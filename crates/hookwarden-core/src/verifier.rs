@@ -541,9 +541,11 @@ mod tests {
         );
     }
 
-    /// Twitch signs `id + timestamp + body` with nothing between: the
+    /// An ID run into an RFC 3339 timestamp, with a literal after it: the
     /// timestamp's format fixes where the ID ends, so moving a byte between
-    /// the two breaks the timestamp, whichever way it goes.
+    /// the two breaks the timestamp, whichever way it goes. (Without the
+    /// literal, as Twitch signs, the scheme is refused: the timestamp could
+    /// slide into the body.)
     #[test]
     fn an_id_run_into_a_timestamp_keeps_its_bytes() {
         use crate::{
@@ -553,34 +555,40 @@ mod tests {
         use http::{HeaderName, HeaderValue};
 
         let name = HeaderName::from_static;
-        for format in [TimestampFormat::Rfc3339, TimestampFormat::UnixSeconds] {
-            let scheme = Scheme::new("twitch", name("x-sig"))
-                .with_syntax(SignatureSyntax::Prefixed("sha256=".into()))
-                .with_timestamp(TimestampSource::Header(name("x-ts")), format)
-                .with_signed_content([Part::Header(name("x-id")), Part::Timestamp, Part::Body])
-                .with_delivery_id(DeliveryIdSource::Header(name("x-id")));
-            let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-            let options = SignOptions::new().with_id("evt_10").with_timestamp(now);
-            let signer = Signer::new(scheme.clone(), "twitch-secret").unwrap();
-            let headers = signer.sign(b"{}", &options).unwrap();
-            let verifier = Verifier::new(scheme, "twitch-secret").unwrap();
-            let verified = verifier.verify_at(&headers, b"{}", now).unwrap();
-            assert!(verified.delivery_id_is_signed());
-            let ts = headers["x-ts"].to_str().unwrap().to_owned();
-            // The ID's last byte into the timestamp, and the timestamp's
-            // first byte into the ID.
-            for (id, ts) in [
-                ("evt_1".to_owned(), format!("0{ts}")),
-                (format!("evt_10{}", &ts[..1]), ts[1..].to_owned()),
-            ] {
-                let mut replay = headers.clone();
-                replay.insert("x-id", HeaderValue::from_str(&id).unwrap());
-                replay.insert("x-ts", HeaderValue::from_str(&ts).unwrap());
-                assert!(
-                    verifier.verify_at(&replay, b"{}", now).is_err(),
-                    "{format:?}: {id} {ts}"
-                );
-            }
+        let scheme = Scheme::new("seam", name("x-sig"))
+            .with_syntax(SignatureSyntax::Prefixed("sha256=".into()))
+            .with_timestamp(
+                TimestampSource::Header(name("x-ts")),
+                TimestampFormat::Rfc3339,
+            )
+            .with_signed_content([
+                Part::Header(name("x-id")),
+                Part::Timestamp,
+                Part::literal(b"."),
+                Part::Body,
+            ])
+            .with_delivery_id(DeliveryIdSource::Header(name("x-id")));
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let options = SignOptions::new().with_id("evt_10").with_timestamp(now);
+        let signer = Signer::new(scheme.clone(), "seam-secret").unwrap();
+        let headers = signer.sign(b"{}", &options).unwrap();
+        let verifier = Verifier::new(scheme, "seam-secret").unwrap();
+        let verified = verifier.verify_at(&headers, b"{}", now).unwrap();
+        assert!(verified.delivery_id_is_signed());
+        let ts = headers["x-ts"].to_str().unwrap().to_owned();
+        // The ID's last byte into the timestamp, and the timestamp's
+        // first byte into the ID.
+        for (id, ts) in [
+            ("evt_1".to_owned(), format!("0{ts}")),
+            (format!("evt_10{}", &ts[..1]), ts[1..].to_owned()),
+        ] {
+            let mut replay = headers.clone();
+            replay.insert("x-id", HeaderValue::from_str(&id).unwrap());
+            replay.insert("x-ts", HeaderValue::from_str(&ts).unwrap());
+            assert!(
+                verifier.verify_at(&replay, b"{}", now).is_err(),
+                "{id} {ts}"
+            );
         }
     }
 
