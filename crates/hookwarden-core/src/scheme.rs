@@ -513,7 +513,8 @@ impl Scheme {
         // narrow window catches). An RFC 3339 timestamp marks both ends, but
         // between two parts that vary it can slide as a whole to another
         // timestamp text further on (one in the body): one of its sides
-        // needs a literal or an end of the content.
+        // needs a literal or an end of the content. Timestamps side by side
+        // slide together, so they count as one.
         let is_timestamp = |part: &Part| match part {
             Part::Timestamp => true,
             Part::Header(name) => Some(name) == timestamp_header,
@@ -525,11 +526,12 @@ impl Scheme {
             part if is_timestamp(part) => !rfc3339,
             _ => true,
         };
-        let parts: Vec<&Part> = self
+        let mut parts: Vec<&Part> = self
             .signed_content
             .iter()
             .filter(|part| !matches!(part, Part::Literal(bytes) if bytes.is_empty()))
             .collect();
+        parts.dedup_by(|next, previous| is_timestamp(next) && is_timestamp(previous));
         if parts
             .windows(2)
             .any(|pair| varies(pair[0]) && varies(pair[1]))
@@ -822,6 +824,26 @@ mod tests {
                 rfc3339("x-ts").with_signed_content([
                     Part::Header(name("x-id")),
                     Part::Header(name("x-ts")),
+                    Part::Body,
+                ]),
+                sliding,
+            ),
+            // Two timestamps side by side slide together, to a doubled
+            // timestamp text in the body.
+            (
+                rfc3339("x-ts").with_signed_content([
+                    Part::Header(name("x-id")),
+                    Part::Timestamp,
+                    Part::Header(name("x-ts")),
+                    Part::Body,
+                ]),
+                sliding,
+            ),
+            (
+                rfc3339("x-ts").with_signed_content([
+                    Part::Header(name("x-id")),
+                    Part::Timestamp,
+                    Part::Timestamp,
                     Part::Body,
                 ]),
                 sliding,
