@@ -469,28 +469,24 @@ impl Scheme {
         {
             return invalid("the signed content cannot hold the signature header itself");
         }
-        let signs_timestamp = self.signed_content.contains(&Part::Timestamp);
-        match &self.timestamp {
-            None if signs_timestamp => {
-                return invalid("the signed content has a timestamp but the scheme reads none")
-            }
-            Some((TimestampSource::Header(name), _))
-                if !signs_timestamp
-                    && !self.signed_content.contains(&Part::Header(name.clone())) =>
-            {
-                return invalid("the signed content does not cover the timestamp it reads")
-            }
-            Some((TimestampSource::SignatureParam(_), _)) if !signs_timestamp => {
-                return invalid("the signed content does not cover the timestamp it reads")
-            }
-            _ => {}
-        }
-        // One header, one meaning: a header read as two things is always
-        // the wrong one for one of them (the signer writes only one).
         let timestamp_header = match &self.timestamp {
             Some((TimestampSource::Header(name), _)) => Some(name),
             _ => None,
         };
+        // The timestamp as signed: the part, or its own header's value.
+        let is_timestamp = |part: &Part| match part {
+            Part::Timestamp => true,
+            Part::Header(name) => Some(name) == timestamp_header,
+            _ => false,
+        };
+        if self.timestamp.is_none() && self.signed_content.contains(&Part::Timestamp) {
+            return invalid("the signed content has a timestamp but the scheme reads none");
+        }
+        if self.timestamp.is_some() && !self.signed_content.iter().any(is_timestamp) {
+            return invalid("the signed content does not cover the timestamp it reads");
+        }
+        // One header, one meaning: a header read as two things is always
+        // the wrong one for one of them (the signer writes only one).
         let id_header = match &self.delivery_id {
             DeliveryIdSource::Header(name) => Some(name),
             _ => None,
@@ -515,11 +511,6 @@ impl Scheme {
         // timestamp text further on (one in the body): one of its sides
         // needs a literal or an end of the content. Timestamps side by side
         // slide together, so they count as one.
-        let is_timestamp = |part: &Part| match part {
-            Part::Timestamp => true,
-            Part::Header(name) => Some(name) == timestamp_header,
-            _ => false,
-        };
         let rfc3339 = matches!(&self.timestamp, Some((_, TimestampFormat::Rfc3339)));
         let varies = |part: &Part| match part {
             Part::Literal(_) => false,
