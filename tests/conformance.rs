@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use adapters::*;
 use hookwarden::redis::RedisStore;
-use hookwarden::{TimestampSource, DUPLICATE_BODY};
+use hookwarden::{TimestampFormat, TimestampSource, DUPLICATE_BODY};
 use hookwarden_testkit::{raw_exchange, raw_send, raw_trickle, wait_until, RawResponse, Req};
 use redis_harness::RedisServer;
 
@@ -227,7 +227,7 @@ fn preset_cases(route: &Route) -> Vec<Case> {
             vec![Step::Send(ok(n).chunked(7), Expect::Handled(200))]
         }),
     ];
-    if let Some((source, _)) = scheme.timestamp() {
+    if let Some((source, format)) = scheme.timestamp() {
         let hour = Duration::from_secs(3600);
         cases.push(b.case("stale", 0, |n| {
             vec![Step::Send(
@@ -248,6 +248,18 @@ fn preset_cases(route: &Route) -> Vec<Case> {
                     Expect::Rejected(400, "malformed_timestamp"),
                 )]
             }));
+            // The same instant with a zero in front: a second spelling,
+            // refused before any MAC.
+            if format != TimestampFormat::Rfc3339 {
+                cases.push(b.case("leading-zero-timestamp", 0, |n| {
+                    let req = ok(n);
+                    let sent = req.value(name.as_str()).expect("a timestamp").to_vec();
+                    vec![Step::Send(
+                        req.replace(name.as_str(), [&b"0"[..], &sent].concat()),
+                        Expect::Rejected(400, "malformed_timestamp"),
+                    )]
+                }));
+            }
         }
     }
     cases

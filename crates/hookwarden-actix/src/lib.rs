@@ -553,6 +553,23 @@ mod tests {
         }
     }
 
+    /// A `Content-Length` on two lines (actix-http's own parser refuses it,
+    /// but a request can reach the middleware without that parser, as
+    /// here) is refused before the body is read, as under the tower layer.
+    #[actix_web::test]
+    async fn a_repeated_content_length_is_refused() {
+        let gate = Gate::new(Verifier::new(presets::ntxpay(), SECRET).unwrap());
+        let app =
+            init_service(App::new().service(web::resource("/hook").route(counting(gate)))).await;
+        let request = signed_request(b"{}").append_header(("content-length", "2"));
+        let response = call_service(&app, request.to_request()).await;
+        assert_eq!(response.status().as_u16(), 400);
+        assert_eq!(
+            read_body(response).await,
+            br#"{"error":"duplicate_header"}"#[..]
+        );
+    }
+
     /// A body over actix-web's own 256 KiB payload limit and under the
     /// gate's reaches a `web::Bytes` handler whole, and one over the gate's
     /// limit is refused by the middleware.
