@@ -29,6 +29,7 @@ use hookwarden_core::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use hookwarden_core::{
     presets, BuildError, Scheme, SignError, SignOptions, Signer, Verified, Verifier,
 };
+use url::Url;
 
 // The argument types hold `--secret` as given, so none of them derives
 // `Debug`: nothing can print a secret by formatting its arguments.
@@ -306,19 +307,18 @@ fn check(args: CheckArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-/// `url` without what may hold a credential: a `user:password@` and the query.
+/// `url` without what may hold a credential: a `user:password@` and the
+/// query. Parsed as the client parses it, so that no spelling the parser
+/// accepts (`https:user:pass@host`, backslashes) shows a password.
 fn shown_url(url: &str) -> String {
-    let url = url.split(['?', '#']).next().unwrap_or(url);
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host);
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.to_owned(),
-    }
+    let Ok(mut url) = Url::parse(url) else {
+        return "(not a valid URL)".to_owned();
+    };
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.into()
 }
 
 /// A single-threaded Tokio runtime: one delivery at a time.
@@ -512,8 +512,17 @@ mod tests {
                 "http://127.0.0.1:3000/webhooks/ntxpay",
                 "http://127.0.0.1:3000/webhooks/ntxpay",
             ),
-            ("https://tok@example.com", "https://example.com"),
-            ("not a url?q", "not a url"),
+            ("https://tok@example.com", "https://example.com/"),
+            // Spellings the URL parser takes without `//`.
+            (
+                "https:u:hunter2@example.com/hook",
+                "https://example.com/hook",
+            ),
+            (
+                "https:\\\\u:hunter2@example.com\\hook",
+                "https://example.com/hook",
+            ),
+            ("not a url?q", "(not a valid URL)"),
         ] {
             assert_eq!(shown_url(url), shown, "{url}");
         }

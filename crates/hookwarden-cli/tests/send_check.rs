@@ -548,6 +548,31 @@ async fn connection_refused_is_exit_2_with_a_clear_message() {
     }
 }
 
+/// The URL parser takes `https:user:pass@host` and backslashes for
+/// slashes: `check`'s first line must not show that password either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_never_shows_a_url_password() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    for url in [
+        format!("http:merchant:hunter2@{addr}/hook"),
+        format!("http:\\\\merchant:hunter2@{addr}\\hook"),
+        format!("http://merchant:hunter2@{addr}/hook?token=t0k3n"),
+    ] {
+        let output = hookwarden(check_args(&url, "ntxpay", "whsec_testsecret")).await;
+        assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("checking POST http://{addr}/hook as ntxpay")),
+            "{stderr}"
+        );
+        for secret in ["hunter2", "merchant", "t0k3n"] {
+            assert!(!stderr.contains(secret), "{secret} in {stderr}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_errors_are_exit_2() {
     let body = BodyFile::new(b"{}");
