@@ -5,7 +5,7 @@
 //!
 //! | check | sends | passes on |
 //! |---|---|---|
-//! | [`Kind::Valid`] | a validly signed JSON delivery | 2xx within 10 s |
+//! | [`Kind::Valid`] | a validly signed JSON delivery | 2xx within 10 s, not [`DUPLICATE_BODY`] |
 //! | [`Kind::Duplicate`] | the same delivery again, byte for byte | 2xx with hookwarden's [`DUPLICATE_BODY`] (any 2xx with [`Check::with_silent_dedupe`]) |
 //! | [`Kind::ForgedSignature`] | a delivery signed with another secret | 401 |
 //! | [`Kind::MissingSignature`] | a delivery without its signature header | 401 |
@@ -70,7 +70,7 @@ pub const MAX_OVERSIZE: usize = 1 << 30;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Kind {
-    /// A validly signed delivery: 2xx within [`DEADLINE`].
+    /// A validly signed delivery: 2xx within [`DEADLINE`], not answered as a duplicate.
     Valid,
     /// The same delivery again: 2xx, and not processed a second time.
     Duplicate,
@@ -397,6 +397,15 @@ impl Check {
             other => other,
         };
         let outcome = match answer {
+            // Answered as already handled, a delivery no one sent before
+            // was not processed: every delivery may be dropped so.
+            Ok(answer) if answer.status.is_success() && says_duplicate(&answer.body) => fail(
+                Kind::Valid,
+                &answer,
+                "; a first delivery, with a fresh ID, must be processed, not answered as a \
+                 duplicate (is the dedupe key the same for every delivery?)"
+                    .into(),
+            ),
             Ok(answer) if answer.status.is_success() && answer.latency < DEADLINE => {
                 *first = Some((headers, body));
                 pass(Kind::Valid, &answer, String::new())

@@ -109,6 +109,35 @@ async fn a_wrong_secret_fails_the_valid_delivery_and_its_duplicate() {
         .contains("signature_mismatch"));
 }
 
+/// An endpoint that answers every verified delivery as a duplicate (a
+/// dedupe key the same for all, say) processes none of them: its first,
+/// fresh delivery must not pass, nor its duplicate with it.
+#[tokio::test]
+async fn a_fresh_delivery_answered_as_a_duplicate_fails() {
+    let layer =
+        hookwarden_tower::WebhookLayer::new(Verifier::new(presets::ntxpay(), SECRET).unwrap());
+    let app = Router::new()
+        .route("/hook", post(|| async { DUPLICATE_BODY }))
+        .route_layer(layer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let report = Check::new(&format!("http://{addr}/hook"), presets::ntxpay(), SECRET)
+        .unwrap()
+        .run(|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        report.failed().collect::<Vec<_>>(),
+        [Kind::Valid, Kind::Duplicate],
+        "{report}"
+    );
+    let valid = report.get(Kind::Valid).unwrap();
+    assert_eq!(valid.status(), Some(http_ok()));
+    assert!(valid.reason().contains("fresh ID"), "{report}");
+}
+
 #[tokio::test]
 async fn send_answers_and_duplicates() {
     let runs = Arc::new(AtomicUsize::new(0));
