@@ -165,12 +165,14 @@ impl Endpoint {
     }
 
     /// Sends one request and reads the answer (at most 64 KiB of its body),
-    /// all within the timeout: no status by then is [`Error::Timeout`]; a
-    /// body still coming is kept as far as it came, marked truncated.
+    /// all within the timeout: no connection by then is [`Error::Connect`],
+    /// no status [`Error::Timeout`]; a body still coming is kept as far as
+    /// it came, marked truncated.
     pub(crate) async fn deliver(&self, headers: HeaderMap, body: Vec<u8>) -> Result<Answer, Error> {
         let started = Instant::now();
         let request = self.request(headers, body);
-        let (response, connection) = tokio::time::timeout(self.timeout, self.exchange(request))
+        let exchange = self.exchange(request, started);
+        let (response, connection) = tokio::time::timeout(self.timeout, exchange)
             .await
             .unwrap_or(Err(Error::Timeout {
                 after: self.timeout,
@@ -208,10 +210,12 @@ impl Endpoint {
     }
 
     /// Connects, over TLS for `https`, and sends `request`: the answer's
-    /// head, and the task still driving the connection.
+    /// head, and the task still driving the connection. No TCP connection
+    /// within the timeout from `started` is [`Error::Connect`].
     async fn exchange(
         &self,
         request: http::Request<Full<Bytes>>,
+        started: Instant,
     ) -> Result<(http::Response<Incoming>, Driver), Error> {
         let connect = |reason: String| Error::Connect {
             origin: self.origin.clone(),
@@ -220,8 +224,17 @@ impl Endpoint {
         let host = self.url.host_str().unwrap_or_default();
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let port = self.url.port_or_known_default().unwrap_or(80);
-        let tcp = TcpStream::connect((host, port))
+        // Ends no later than `deliver`'s timeout, so that a host that never
+        // takes the connection is told from one that never answers.
+        let left = self.timeout.saturating_sub(started.elapsed());
+        let tcp = tokio::time::timeout(left, TcpStream::connect((host, port)))
             .await
+            .map_err(|_| {
+                connect(format!(
+                    "no connection within {:.1} s",
+                    self.timeout.as_secs_f64()
+                ))
+            })?
             .map_err(|err| connect(innermost(&err)))?;
         tcp.set_nodelay(true)
             .map_err(|err| connect(innermost(&err)))?;
@@ -613,6 +626,36 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "timeout");
+    }
+
+    #[tokio::test]
+    async fn a_host_that_never_takes_the_connection_is_a_connect_error() {
+        // A listener that never accepts, its queue filled: the kernel drops
+        // further SYNs, as a firewall does, and a connect hangs.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        while let Ok(Ok(stream)) =
+            tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await
+        {
+            queued.push(stream);
+            assert!(queued.len() < 64, "the listen queue never filled");
+        }
+
+        let mut endpoint =
+            Endpoint::new(&format!("http://{addr}/"), presets::ntxpay(), "secret12").unwrap();
+        endpoint.timeout = Duration::from_millis(300);
+        let err = endpoint
+            .deliver(HeaderMap::new(), b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "connect_failed", "{err}");
+        assert!(
+            err.to_string().contains("no connection within 0.3 s"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -116,9 +116,9 @@ impl Delivery {
         self
     }
 
-    /// How long to wait for the answer (default 10 s): no status by then is
-    /// [`Error::Timeout`]; a body still coming then is cut there
-    /// ([`Answer::is_truncated`]).
+    /// How long to wait for the answer (default 10 s): no connection by then
+    /// is [`Error::Connect`], no status [`Error::Timeout`]; a body still
+    /// coming then is cut there ([`Answer::is_truncated`]).
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.endpoint.timeout = timeout;
