@@ -253,11 +253,17 @@ fn send(args: SendArgs) -> Result<ExitCode, CliError> {
         answer.latency().as_millis()
     )?;
     out.write_all(answer.body())?;
-    if answer.is_truncated() {
-        out.write_all(b"\n[answer cut at 64 KiB]")?;
-    }
     if !answer.body().is_empty() && !answer.body().ends_with(b"\n") {
         out.write_all(b"\n")?;
+    }
+    if answer.is_truncated() {
+        // `Answer::body` keeps 64 KiB at most: a shorter cut body broke off.
+        let why = if answer.body().len() >= 64 * 1024 {
+            "cut at 64 KiB"
+        } else {
+            "broken off"
+        };
+        writeln!(out, "[answer {why}]")?;
     }
     out.flush()?;
     Ok(if answer.is_success() {

@@ -494,6 +494,50 @@ async fn send_exits_0_on_2xx_and_1_on_401() {
     assert_eq!(runs.get(), 1);
 }
 
+/// Answers each connection with `answer`, then holds it open.
+async fn serve_raw(answer: Vec<u8>) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(&answer).await;
+            held.push(socket);
+        }
+    });
+    addr
+}
+
+/// The note after a cut answer says why: over 64 KiB, or broken off (here
+/// by the timeout), each on a line of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_says_why_an_answer_was_cut() {
+    let body = BodyFile::new(b"{}");
+    let broken = serve_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npart\n".to_vec()).await;
+    let mut long = b"HTTP/1.1 200 OK\r\ncontent-length: 70000\r\n\r\n".to_vec();
+    long.resize(long.len() + 70_000, b'x');
+    let long = serve_raw(long).await;
+
+    let cut = format!("{}\n[answer cut at 64 KiB]\n", "x".repeat(64 * 1024));
+    for (addr, expected) in [(broken, "part\n[answer broken off]\n"), (long, &cut)] {
+        let mut list = send_args(&format!("http://{addr}/"), "github", "s3cret", &body);
+        list.extend(args(&["--timeout", "1"]));
+        let output = hookwarden(list).await;
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let (status, answer) = stdout.split_once('\n').unwrap();
+        assert!(status.starts_with("200 OK in "), "{stdout:.200}");
+        assert!(
+            answer == expected,
+            "{:?}",
+            &answer[answer.len().saturating_sub(60)..]
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_puts_with_extra_headers() {
     let runs = Runs::default();
