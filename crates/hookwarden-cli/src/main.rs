@@ -31,6 +31,10 @@ use hookwarden_core::{
 };
 use url::Url;
 
+/// Where a secret is read when `--secret` is not given: an argument shows
+/// in the process list and the shell's history, the environment does not.
+const SECRET_ENV: &str = "HOOKWARDEN_SECRET";
+
 // The argument types hold `--secret` as given, so none of them derives
 // `Debug`: nothing can print a secret by formatting its arguments.
 
@@ -61,7 +65,7 @@ struct SignArgs {
     #[arg(long, value_name = "NAME", value_parser = scheme_names())]
     scheme: String,
     /// The signing secret, written as the provider issues it.
-    #[arg(long, value_name = "S", allow_hyphen_values = true)]
+    #[arg(long, value_name = "S", allow_hyphen_values = true, env = SECRET_ENV, hide_env_values = true)]
     secret: String,
     /// The delivery ID, for schemes that send it in a header (default: derived from the body).
     #[arg(long, value_name = "ID")]
@@ -85,7 +89,9 @@ struct VerifyArgs {
         long = "secret",
         value_name = "S",
         required = true,
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        env = SECRET_ENV,
+        hide_env_values = true
     )]
     secrets: Vec<String>,
     /// Check the timestamp as if the clock read this, in Unix seconds (default: the system clock).
@@ -112,7 +118,7 @@ struct TargetArgs {
     #[arg(long, value_name = "NAME", value_parser = scheme_names())]
     scheme: String,
     /// The signing secret, written as the provider issues it.
-    #[arg(long, value_name = "S", allow_hyphen_values = true)]
+    #[arg(long, value_name = "S", allow_hyphen_values = true, env = SECRET_ENV, hide_env_values = true)]
     secret: String,
     /// The HTTP method.
     #[arg(long, value_name = "METHOD", default_value = "POST", value_parser = PossibleValuesParser::new(["POST", "PUT"]), ignore_case = true)]

@@ -62,7 +62,18 @@ impl Drop for TempDir {
 
 /// Runs the binary with `args`, feeding `stdin` when given.
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookwarden"))
+    run_with_secret_env(args, stdin, None)
+}
+
+/// [`run`] with `HOOKWARDEN_SECRET` set to `secret`, or unset (whatever the
+/// shell running the tests has) for `None`.
+fn run_with_secret_env(args: &[&str], stdin: Option<&[u8]>, secret: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookwarden"));
+    match secret {
+        Some(secret) => command.env("HOOKWARDEN_SECRET", secret),
+        None => command.env_remove("HOOKWARDEN_SECRET"),
+    };
+    let mut child = command
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -521,6 +532,57 @@ fn second_secret_matching_reports_its_index() {
         &["--secret", GITHUB_SECRET],
     );
     assert_eq!(verified(&args)["secret_index"], 1);
+}
+
+/// `HOOKWARDEN_SECRET` stands in for `--secret`, which shows in the
+/// process list; a `--secret` given wins, and `--help` names the variable
+/// without showing its value.
+#[test]
+fn the_secret_may_come_from_the_environment() {
+    let dir = TempDir::new();
+    let body = dir.body("Hello, World!");
+    let verify = [
+        "verify",
+        "--scheme",
+        "github",
+        "--header",
+        GITHUB_SIGNATURE,
+        "--body-file",
+        &body,
+    ];
+    let from_env = |args: &[&str], secret| {
+        let output = run_with_secret_env(args, None, Some(secret));
+        let code = output.status.code();
+        (code, json_line(args, &output))
+    };
+    let (code, record) = from_env(&verify, GITHUB_SECRET);
+    assert_eq!(code, Some(0), "{record}");
+    assert_eq!(record["secret_index"], 0);
+    let (code, rejected) = from_env(&verify, "not-the-secret");
+    assert_eq!(code, Some(1));
+    assert_eq!(rejected["error"], "signature_mismatch");
+    let mut given = verify.to_vec();
+    given.extend(["--secret", GITHUB_SECRET]);
+    assert_eq!(from_env(&given, "not-the-secret").0, Some(0));
+
+    let sign = ["sign", "--scheme", "ntxpay", "--body-file", &body];
+    let output = run_with_secret_env(&sign, None, Some("an-ntxpay-secret"));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        describe(&sign, &output)
+    );
+    let flagged = signed(&sign_args("ntxpay", "an-ntxpay-secret", &body, &[]));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), flagged);
+
+    for command in ["sign", "verify", "send", "check"] {
+        let output = run_with_secret_env(&[command, "--help"], None, Some("an-ntxpay-secret"));
+        let help = String::from_utf8(output.stdout).unwrap();
+        assert!(help.contains("HOOKWARDEN_SECRET"), "{command}: {help}");
+        assert!(!help.contains("an-ntxpay-secret"), "{command}: {help}");
+    }
 }
 
 #[test]
