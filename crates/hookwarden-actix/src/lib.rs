@@ -104,6 +104,40 @@ use hookwarden_core::{
 /// Build it once and clone it into the app factory: a `Webhook` built
 /// inside the factory would give each worker its own memory store, and a
 /// retry landing on another worker would run the handler again.
+///
+/// ```
+/// use actix_web::test::{call_service, init_service, TestRequest};
+/// use actix_web::{web, App, HttpResponse};
+/// use hookwarden_actix::Webhook;
+/// use hookwarden_core::{presets, Gate, SignOptions, Signer, Verifier};
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let secret = "whsec_development_only";
+/// let gate = Gate::new(Verifier::new(presets::ntxpay(), secret).unwrap());
+/// let webhook = Webhook::new(gate.with_body_limit(64 * 1024));
+/// assert_eq!(webhook.gate().body_limit(), 64 * 1024);
+/// let route = web::post().to(|| async { HttpResponse::Ok().finish() });
+/// let route = route.wrap(webhook.clone());
+/// let app = init_service(App::new().route("/hook", route)).await;
+///
+/// let body = br#"{"event":"cash_in"}"#;
+/// let headers = Signer::new(presets::ntxpay(), secret).unwrap();
+/// let headers = headers.sign(body, &SignOptions::new()).unwrap();
+/// let send = || {
+///     let mut request = TestRequest::post().uri("/hook").set_payload(&body[..]);
+///     for (name, value) in &headers {
+///         request = request.insert_header((name.as_str(), value.as_bytes()));
+///     }
+///     let app = &app;
+///     async move { call_service(app, request.to_request()).await }
+/// };
+/// // Handled once; the same delivery again is answered without the handler.
+/// assert_eq!(send().await.status().as_u16(), 200);
+/// let again = send().await;
+/// assert_eq!(again.status().as_u16(), 200);
+/// assert_eq!(actix_web::test::read_body(again).await, r#"{"status":"duplicate"}"#);
+/// # });
+/// ```
 pub struct Webhook<St = MemoryStore> {
     gate: Arc<Gate<St>>,
 }
@@ -393,6 +427,19 @@ impl FromRequest for Delivery {
 
 /// Why hookwarden answered instead of the handler, as an actix-web error:
 /// the status and `{"error":"<code>"}` body of the [`Rejection`].
+///
+/// ```
+/// use actix_web::body::MessageBody;
+/// use actix_web::ResponseError;
+/// use hookwarden_actix::WebhookRejection;
+/// use hookwarden_core::{Rejection, VerifyError};
+///
+/// let rejection = WebhookRejection(Rejection::from(VerifyError::StaleTimestamp));
+/// let response = rejection.error_response();
+/// assert_eq!(response.status().as_u16(), 401);
+/// let body = response.into_body().try_into_bytes().unwrap();
+/// assert_eq!(body, r#"{"error":"stale_timestamp"}"#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookRejection(pub Rejection);
 
