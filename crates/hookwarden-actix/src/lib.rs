@@ -83,7 +83,11 @@ use hookwarden_core::{
 /// limit: the middleware gives them a `web::PayloadConfig` of that size in
 /// place of the app's, a scope's or the resource's (actix-web's default is
 /// 256 KiB; wrapped around a resource, that resource's own config still
-/// wins). `web::Json` keeps its own `JsonConfig` (2 MiB by default).
+/// wins). `web::Json` keeps its own `JsonConfig` (2 MiB by default), and
+/// `web::Form` its `FormConfig` (16 KiB by default): for a provider that
+/// posts forms, as Slack's slash commands do, give the app a
+/// `web::FormConfig::default().limit(..)` as large as the gate's limit, or
+/// the handler answers a larger delivery 413 on every retry.
 /// actix-web cannot add that config to a request while a middleware outside
 /// this one holds a clone of its `HttpRequest` (it panics, as it does for a
 /// resource's own app data), so the middleware adds it only for a body over
