@@ -126,8 +126,8 @@ struct TargetArgs {
     /// A header sent as-is with every delivery, as `Name: value` (`Authorization: Bearer …`); repeatable.
     #[arg(long = "header", value_name = "NAME: VALUE")]
     headers: Vec<OsString>,
-    /// How long to wait for each answer, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    /// How long to wait for each answer, in seconds (at least 1).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
 }
 

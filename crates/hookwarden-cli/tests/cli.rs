@@ -738,6 +738,22 @@ fn usage_errors_exit_2() {
     usage_error(&sign_args("stripe", "s", &body, &["--id", "x"]));
     // Clap's own errors.
     usage_error(&["verify", "--scheme", "github", "--body-file", &body]);
+    // A zero timeout would time every delivery out before it is sent.
+    let target = [
+        "http://127.0.0.1:9/hook",
+        "--scheme",
+        "ntxpay",
+        "--secret",
+        "whsec_testsecret",
+        "--timeout",
+        "0",
+    ];
+    let send = [&["send"], &target[..], &["--body-file", &body]].concat();
+    let check = [&["check"], &target[..]].concat();
+    for args in [send, check] {
+        let stderr = usage_error(&args);
+        assert!(stderr.contains("--timeout"), "{args:?}: {stderr}");
+    }
     usage_error(&["frobnicate"]);
     // An oversized body larger than the check builds (1 GiB), refused
     // before anything is sent (nothing listens on port 9).
