@@ -14,7 +14,9 @@
 //! only what every verifier of that preset must also do (look up each of
 //! its headers, read the clock, hash the body for a digest ID).
 //! `tuned/floor github` sits between the two: a verifier written by hand
-//! for GitHub alone, with every check `verify` makes for it.
+//! for GitHub alone, with every check `verify` makes for it; the
+//! `tuned-lookups` and `tuned-decode` pairs are its first stages alone
+//! (the headers looked up, then the signature decoded) before the floor.
 //! `hmac compress/rustcrypto sha256` asks how much of the floor is the
 //! `Hmac` type's own bookkeeping: HMAC (RFC 2104) written directly on
 //! SHA-256's compression function, beside the pre-keyed `Hmac` clone.
@@ -38,6 +40,9 @@ type Run<'a> = dyn Fn() -> bool + 'a;
 
 /// One side of a preset's pair, on a prepared delivery.
 type Side = fn(&Case) -> bool;
+
+/// The same, for a side that holds a verifier of its own.
+type Stage<'a> = dyn Fn(&Case) -> bool + 'a;
 
 /// What one pair measured.
 struct Pair {
@@ -186,19 +191,32 @@ fn main() {
             }
         }
     }
-    if "tuned/floor github".contains(&filter) {
-        let tuned = TunedGithub::new();
+    // The hand-written GitHub verifier, and its first stages before the
+    // floor's MAC: how much of the budget the lookups and the decoding take.
+    let tuned = TunedGithub::new();
+    let stages: [(&str, &Stage); 3] = [
+        ("tuned-lookups/floor github", &|case| {
+            tuned.lookups(black_box(&case.headers)).is_some() && case.run_floor()
+        }),
+        ("tuned-decode/floor github", &|case| {
+            let lookups = tuned.lookups(black_box(&case.headers));
+            let tag = lookups.and_then(|(signature, _)| TunedGithub::decode(signature));
+            black_box(tag).is_some() && case.run_floor()
+        }),
+        ("tuned/floor github", &|case| {
+            let verified = tuned.verify(black_box(&case.headers), black_box(&case.body));
+            black_box(verified).is_some()
+        }),
+    ];
+    for (what, stage) in stages {
+        if !what.contains(&filter) {
+            continue;
+        }
         for (len, label) in SIZES {
             let case = Case::new("github", len);
             assert!(tuned.verify(&case.headers, b"another body").is_none());
-            let run = || {
-                black_box(tuned.verify(black_box(&case.headers), black_box(&case.body))).is_some()
-            };
-            print(
-                "tuned/floor github",
-                label,
-                &paired(run, || case.run_floor(), rounds),
-            );
+            let pair = paired(|| stage(&case), || case.run_floor(), rounds);
+            print(what, label, &pair);
         }
     }
     header_reads(&filter, rounds);

@@ -267,35 +267,11 @@ impl TunedGithub {
 
     /// The delivery ID and its length, if the delivery verifies.
     pub(crate) fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Option<([u8; 64], usize)> {
-        let Lookup::One(value) = headers.lookup(&self.signature) else {
-            return None;
-        };
-        let hex = value.strip_prefix(b"sha256=")?.first_chunk::<64>()?;
-        if value.len() != 71 {
+        let (signature, id) = self.lookups(headers)?;
+        let tag = Self::decode(signature)?;
+        if id.len() > 64 {
             return None;
         }
-        let (mut values, mut invalid) = ([0u8; 64], false);
-        for (value, &digit) in values.iter_mut().zip(hex) {
-            let decimal = digit.wrapping_sub(b'0');
-            let letter = (digit | 0x20).wrapping_sub(b'a');
-            invalid |= (decimal >= 10) & (letter >= 6);
-            *value = if decimal < 10 {
-                decimal
-            } else {
-                letter.wrapping_add(10)
-            };
-        }
-        let mut tag = [0u8; 32];
-        for (out, pair) in tag.iter_mut().zip(values.chunks_exact(2)) {
-            *out = pair[0] << 4 | pair[1];
-        }
-        if invalid {
-            return None;
-        }
-        let id = match headers.lookup(&self.delivery) {
-            Lookup::One(id) if id.len() <= 64 => id,
-            _ => return None,
-        };
         // Visible ASCII or tab, as the verifier checks a header.
         let invisible = id.iter().fold(0u8, |bad, &b| {
             bad | (u8::from(b.wrapping_sub(0x20) >= 0x5f) & u8::from(b != b'\t'))
@@ -315,6 +291,43 @@ impl TunedGithub {
         let mut copy = [0u8; 64];
         copy[..id.len()].copy_from_slice(id);
         Some((copy, id.len()))
+    }
+
+    /// The first stage of [`TunedGithub::verify`]: the signature and ID
+    /// headers, each there exactly once.
+    pub(crate) fn lookups<'h>(&self, headers: &'h HeaderMap) -> Option<(&'h [u8], &'h [u8])> {
+        match (
+            headers.lookup(&self.signature),
+            headers.lookup(&self.delivery),
+        ) {
+            (Lookup::One(signature), Lookup::One(id)) => Some((signature, id)),
+            _ => None,
+        }
+    }
+
+    /// The second stage: `sha256=` and 64 hex digits of either case,
+    /// decoded branch-free.
+    pub(crate) fn decode(signature: &[u8]) -> Option<[u8; 32]> {
+        let hex = signature.strip_prefix(b"sha256=")?.first_chunk::<64>()?;
+        if signature.len() != 71 {
+            return None;
+        }
+        let (mut values, mut invalid) = ([0u8; 64], false);
+        for (value, &digit) in values.iter_mut().zip(hex) {
+            let decimal = digit.wrapping_sub(b'0');
+            let letter = (digit | 0x20).wrapping_sub(b'a');
+            invalid |= (decimal >= 10) & (letter >= 6);
+            *value = if decimal < 10 {
+                decimal
+            } else {
+                letter.wrapping_add(10)
+            };
+        }
+        let mut tag = [0u8; 32];
+        for (out, pair) in tag.iter_mut().zip(values.chunks_exact(2)) {
+            *out = pair[0] << 4 | pair[1];
+        }
+        (!invalid).then_some(tag)
     }
 }
 
