@@ -23,6 +23,13 @@
 //! `{"error":"invalid_token"}`): PayNetworx sends the header as configured,
 //! so it is compared whole. The event ID (the body's `id`) is the dedupe key,
 //! whichever method a retry uses.
+//!
+//! Assumption: PayNetworx sends a confirmation request when a destination
+//! is created, and its format is not documented here. This example takes
+//! it to be signed, and to carry the token, like any delivery: it then gets
+//! 200 and reaches the queue as an event like the others, where the slow
+//! work can tell it by its type. Were it unsigned, it would be refused 401
+//! (logged as `missing_signature`) and the destination could not be created.
 
 use std::error::Error;
 use std::sync::Arc;
