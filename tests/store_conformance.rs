@@ -608,6 +608,53 @@ async fn redis_a_complete_lands_after_a_stall_before_its_script_is_loaded() {
     }
 }
 
+/// A reconnection that Redis refuses (the credentials refused for a while:
+/// an ACL change, a rotation in the wrong order) is tried again on later
+/// calls: the store works again once Redis accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_refused_reconnection_is_tried_again() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let password = "pw-not-shown-8f3a";
+    server.command(&[
+        "ACL",
+        "SETUSER",
+        "hooks",
+        "on",
+        &format!(">{password}"),
+        "~*",
+        "+@all",
+    ]);
+    let url = format!("redis://hooks:{password}@127.0.0.1:{}", server.port());
+    let store = RedisStore::connect(&url).await.expect("connect");
+    acquired(store.reserve("ntxpay:evt_1", LONG).await.unwrap());
+
+    server.command(&["ACL", "SETUSER", "hooks", "off"]);
+    server.command(&["CLIENT", "KILL", "USER", "hooks"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let err = store.reserve("ntxpay:evt_2", LONG).await.unwrap_err();
+        assert!(!format!("{err} {err:?}").contains(password), "{err:?}");
+        if err == StoreError::Auth {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {err:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    server.command(&["ACL", "SETUSER", "hooks", "on"]);
+    let _token = loop {
+        match store.reserve("ntxpay:evt_2", LONG).await {
+            Ok(reservation) => break acquired(reservation),
+            Err(err) => {
+                assert!(tokio::time::Instant::now() < deadline, "still {err:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+}
+
 #[tokio::test]
 async fn redis_store_debug_shows_no_url() {
     let Some(server) = RedisServer::start() else {

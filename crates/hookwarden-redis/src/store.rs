@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use hookwarden_core::{DedupeStore, Reservation, Token};
@@ -95,7 +95,7 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_LUA));
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    link: Arc<Link>,
     prefix: Arc<str>,
     timeout: Duration,
     tokens: Arc<Tokens>,
@@ -141,11 +141,15 @@ impl RedisStore {
             .set_number_of_retries(5)
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(None);
-        let connection = ConnectionManager::new_with_config(client, config)
+        let connection = ConnectionManager::new_with_config(client.clone(), config.clone())
             .await
             .map_err(|err| StoreError::from_redis(&err))?;
         Ok(Self {
-            connection,
+            link: Arc::new(Link {
+                client,
+                config,
+                current: Mutex::new((0, connection)),
+            }),
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
             tokens: Arc::new(Tokens::new()),
@@ -191,6 +195,7 @@ impl RedisStore {
     /// Runs one Redis exchange within the timeout.
     async fn bounded<T>(
         &self,
+        generation: u64,
         exchange: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, StoreError> {
         // `timeout` panics off a runtime; say so as an error instead.
@@ -198,17 +203,17 @@ impl RedisStore {
             return Err(StoreError::NoRuntime);
         }
         match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(StoreError::from_redis(&err)),
+            Ok(answer) => self.link.settle(generation, answer),
             Err(_elapsed) => Err(StoreError::Timeout),
         }
     }
 
     async fn reserve_key(&self, key: &str, lease: Duration) -> Result<Reservation, StoreError> {
         let token = self.tokens.next();
-        let mut connection = self.connection.clone();
+        let (generation, mut connection) = self.link.connection();
         let previous: Option<Vec<u8>> = self
             .bounded(
+                generation,
                 redis::cmd("SET")
                     .arg(self.redis_key(key))
                     .arg(token_text(token))
@@ -240,9 +245,9 @@ impl RedisStore {
     fn outcome<F, Fut>(&self, exchange: F) -> impl Future<Output = Result<(), StoreError>> + Send
     where
         F: Fn(ConnectionManager) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), StoreError>> + Send,
+        Fut: Future<Output = Result<i64, RedisError>> + Send,
     {
-        let (connection, timeout) = (self.connection.clone(), self.timeout);
+        let (link, timeout) = (Arc::clone(&self.link), self.timeout);
         async move {
             let Ok(runtime) = tokio::runtime::Handle::try_current() else {
                 return Err(StoreError::NoRuntime);
@@ -251,7 +256,9 @@ impl RedisStore {
                 let attempts = async {
                     let mut pause = RETRY_PAUSE;
                     loop {
-                        match exchange(connection.clone()).await {
+                        let (generation, connection) = link.connection();
+                        let answer = exchange(connection).await;
+                        match link.settle(generation, answer).and_then(expect_count) {
                             Err(err) if err.is_transient() => {}
                             done => return done,
                         }
@@ -279,12 +286,56 @@ impl RedisStore {
 async fn run_script(
     mut connection: ConnectionManager,
     invocation: ScriptInvocation<'static>,
-) -> Result<(), StoreError> {
-    let count: i64 = invocation
-        .invoke_async(&mut connection)
-        .await
-        .map_err(|err| StoreError::from_redis(&err))?;
-    expect_count(count)
+) -> Result<i64, RedisError> {
+    invocation.invoke_async(&mut connection).await
+}
+
+/// The connection to Redis, and what it takes to make a new one.
+/// `ConnectionManager` reconnects by itself only after an I/O error: once a
+/// reconnection fails otherwise (Redis refused the credentials for a
+/// while), it answers that error to every later call, for good. Such a
+/// connection is replaced here.
+struct Link {
+    client: Client,
+    config: ConnectionManagerConfig,
+    /// The connection and its generation, counted from 0.
+    current: Mutex<(u64, ConnectionManager)>,
+}
+
+impl Link {
+    /// The current connection and its generation.
+    fn connection(&self) -> (u64, ConnectionManager) {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sorts the answer of an exchange on connection `generation`, and
+    /// replaces that connection if its reconnection was refused.
+    fn settle<T>(&self, generation: u64, answer: Result<T, RedisError>) -> Result<T, StoreError> {
+        answer.map_err(|err| {
+            if err.kind() == ErrorKind::AuthenticationFailed {
+                self.replace(generation);
+            }
+            StoreError::from_redis(&err)
+        })
+    }
+
+    /// Puts a new connection, made on first use, in place of connection
+    /// `generation`, unless another call did already.
+    fn replace(&self, generation: u64) {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if current.0 != generation {
+            return;
+        }
+        // Fails only on a configuration that `connect` already accepted.
+        if let Ok(fresh) =
+            ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+        {
+            *current = (generation + 1, fresh);
+        }
+    }
 }
 
 /// The scripts answer 0 (nothing changed: another attempt holds the key) or
