@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hookwarden::redis::{RedisStore, StoreError};
 use hookwarden::{DedupeStore, MemoryStore, Reservation, Token};
-use redis_harness::RedisServer;
+use redis_harness::{Proxy, RedisServer};
 
 /// Long enough never to end during a test.
 const LONG: Duration = Duration::from_secs(60);
@@ -605,6 +605,47 @@ async fn redis_a_complete_lands_after_a_stall_before_its_script_is_loaded() {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+    }
+}
+
+/// A connection that goes silent without closing (a failover that moved
+/// the address, a dropped route) is replaced: TCP alone would keep it for
+/// many minutes, every call timing out. A `complete` sent on it still lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_silent_connection_is_replaced() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let proxy = Proxy::start(&server).await;
+    let store = RedisStore::connect(&proxy.url())
+        .await
+        .expect("connect through the proxy")
+        .with_prefix("silent:")
+        .with_timeout(Duration::from_millis(200));
+    let token = acquired(store.reserve("ntxpay:handled", LONG).await.unwrap());
+
+    proxy.silence();
+    assert_eq!(
+        store.complete("ntxpay:handled", token, LONG).await,
+        Err(StoreError::Timeout)
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let _token = loop {
+        match store.reserve("ntxpay:later", LONG).await {
+            Ok(reservation) => break acquired(reservation),
+            Err(err) => {
+                assert_eq!(err, StoreError::Timeout);
+                assert!(tokio::time::Instant::now() < deadline, "never replaced");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    while server.command(&["GET", "silent:ntxpay:handled"]) != "$4\r\ndone\r\n" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the complete was lost"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -262,3 +262,78 @@ fn temp_dir() -> PathBuf {
 fn read_log(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|err| format!("(no log: {err})"))
 }
+
+/// A TCP proxy on a free port in front of a Redis. [`Proxy::silence`]
+/// leaves the connections open at that moment silent: what they send is
+/// swallowed, nothing comes back, nothing is closed (a failover that moved
+/// the address, a dropped route). Later connections go through.
+pub(crate) struct Proxy {
+    port: u16,
+    epoch: std::sync::Arc<AtomicU64>,
+}
+
+impl Proxy {
+    /// Starts the proxy on the current Tokio runtime.
+    pub(crate) async fn start(server: &RedisServer) -> Self {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let upstream = server.port();
+        let epoch = std::sync::Arc::new(AtomicU64::new(0));
+        let shared = std::sync::Arc::clone(&epoch);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(redis) =
+                    tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, upstream)).await
+                else {
+                    continue;
+                };
+                let epoch = std::sync::Arc::clone(&shared);
+                let born = epoch.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let (client_read, client_write) = client.into_split();
+                    let (redis_read, redis_write) = redis.into_split();
+                    let _ = tokio::join!(
+                        forward(client_read, redis_write, &epoch, born),
+                        forward(redis_read, client_write, &epoch, born),
+                    );
+                });
+            }
+        });
+        Self { port, epoch }
+    }
+
+    /// `redis://127.0.0.1:<proxy port>`.
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Silences every connection open now.
+    pub(crate) fn silence(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until the proxy silences the connection; then
+/// reads and drops what comes, keeping both ends open.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    epoch: &AtomicU64,
+    born: u64,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = [0; 4096];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) if epoch.load(Ordering::SeqCst) == born => {
+                if to.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hookwarden_core::{DedupeStore, Reservation, Token};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -37,6 +37,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// run the handler anyway. (With a longer lease, an outcome that keeps
 /// failing is given up before the lease ends, which then frees the key.)
 const OUTCOME_WINDOW: Duration = Duration::from_secs(60);
+
+/// How long calls may go unanswered on one connection before it is taken
+/// for dead and replaced: past Redis's default `busy-reply-threshold` (5 s),
+/// after which even a Redis busy in a script answers (`BUSY`).
+const SILENCE_LIMIT: Duration = Duration::from_secs(5);
 
 /// The first pause before an outcome is tried again, and the longest.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
@@ -149,6 +154,8 @@ impl RedisStore {
                 client,
                 config,
                 current: Mutex::new((0, connection)),
+                opened: Instant::now(),
+                unanswered_since: AtomicU64::new(NONE_UNANSWERED),
             }),
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
@@ -202,9 +209,10 @@ impl RedisStore {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(StoreError::NoRuntime);
         }
+        let sent = Instant::now();
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(answer) => self.link.settle(generation, answer),
-            Err(_elapsed) => Err(StoreError::Timeout),
+            Err(_elapsed) => Err(self.link.timed_out(generation, sent)),
         }
     }
 
@@ -235,8 +243,9 @@ impl RedisStore {
     /// Records an outcome (`complete`, `release`) in a task of its own on
     /// the current Tokio runtime, from the first poll on, so that it is
     /// recorded even if the request is cancelled. The task runs `exchange`
-    /// until Redis takes it, trying again after a lost connection, a timeout
-    /// or a server error, for [`OUTCOME_WINDOW`] at most; the caller waits
+    /// until Redis takes it, each attempt bounded by the store's timeout,
+    /// trying again after a lost connection, a timeout or a server error,
+    /// for [`OUTCOME_WINDOW`] at most; the caller waits
     /// for it for the store's timeout, and past that gets
     /// [`StoreError::Timeout`] while the task goes on. A handled delivery
     /// whose `complete` Redis missed once (a reconnection, a failover, a
@@ -257,8 +266,13 @@ impl RedisStore {
                     let mut pause = RETRY_PAUSE;
                     loop {
                         let (generation, connection) = link.connection();
-                        let answer = exchange(connection).await;
-                        match link.settle(generation, answer).and_then(expect_count) {
+                        let sent = Instant::now();
+                        let answer = match tokio::time::timeout(timeout, exchange(connection)).await
+                        {
+                            Ok(answer) => link.settle(generation, answer).and_then(expect_count),
+                            Err(_elapsed) => Err(link.timed_out(generation, sent)),
+                        };
+                        match answer {
                             Err(err) if err.is_transient() => {}
                             done => return done,
                         }
@@ -293,14 +307,23 @@ async fn run_script(
 /// The connection to Redis, and what it takes to make a new one.
 /// `ConnectionManager` reconnects by itself only after an I/O error: once a
 /// reconnection fails otherwise (Redis refused the credentials for a
-/// while), it answers that error to every later call, for good. Such a
-/// connection is replaced here.
+/// while), it answers that error to every later call, for good; and a
+/// connection that goes silent without closing (a failover that moved the
+/// address, a dropped route) stalls every call until TCP gives up, many
+/// minutes later. Such connections are replaced here.
 struct Link {
     client: Client,
     config: ConnectionManagerConfig,
     /// The connection and its generation, counted from 0.
     current: Mutex<(u64, ConnectionManager)>,
+    /// What [`Link::unanswered_since`] counts from.
+    opened: Instant,
+    /// When the oldest call that timed out since Redis last answered was
+    /// sent (ms after `opened`), or [`NONE_UNANSWERED`].
+    unanswered_since: AtomicU64,
 }
+
+const NONE_UNANSWERED: u64 = u64::MAX;
 
 impl Link {
     /// The current connection and its generation.
@@ -311,15 +334,38 @@ impl Link {
             .clone()
     }
 
-    /// Sorts the answer of an exchange on connection `generation`, and
-    /// replaces that connection if its reconnection was refused.
+    /// Sorts the answer of an exchange on connection `generation`, noting
+    /// whether Redis answered, and replaces that connection if its
+    /// reconnection was refused.
     fn settle<T>(&self, generation: u64, answer: Result<T, RedisError>) -> Result<T, StoreError> {
-        answer.map_err(|err| {
-            if err.kind() == ErrorKind::AuthenticationFailed {
-                self.replace(generation);
-            }
-            StoreError::from_redis(&err)
-        })
+        match &answer {
+            Err(err) if err.kind() == ErrorKind::AuthenticationFailed => self.replace(generation),
+            Err(err) if err.is_io_error() => {}
+            // Redis answered.
+            _ => self
+                .unanswered_since
+                .store(NONE_UNANSWERED, Ordering::Relaxed),
+        }
+        answer.map_err(|err| StoreError::from_redis(&err))
+    }
+
+    /// Notes that a call sent at `sent` on connection `generation` got no
+    /// answer in time, and replaces that connection once calls have gone
+    /// unanswered for [`SILENCE_LIMIT`].
+    fn timed_out(&self, generation: u64, sent: Instant) -> StoreError {
+        let millis = |at: Instant| {
+            u64::try_from(at.saturating_duration_since(self.opened).as_millis()).unwrap_or(u64::MAX)
+        };
+        let sent = millis(sent);
+        let oldest = self
+            .unanswered_since
+            .fetch_min(sent, Ordering::Relaxed)
+            .min(sent);
+        let silent = Duration::from_millis(millis(Instant::now()).saturating_sub(oldest));
+        if silent >= SILENCE_LIMIT {
+            self.replace(generation);
+        }
+        StoreError::Timeout
     }
 
     /// Puts a new connection, made on first use, in place of connection
@@ -334,6 +380,8 @@ impl Link {
             ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
         {
             *current = (generation + 1, fresh);
+            self.unanswered_since
+                .store(NONE_UNANSWERED, Ordering::Relaxed);
         }
     }
 }
