@@ -7,7 +7,7 @@ mod redis_harness;
 
 use std::time::Duration;
 
-use hookwarden::redis::{RedisStore, StoreError};
+use hookwarden::redis::{ConnectError, RedisStore, StoreError};
 use hookwarden::{DedupeStore, MemoryStore, Reservation, Token};
 use redis_harness::{Proxy, RedisServer};
 
@@ -694,6 +694,32 @@ async fn redis_a_refused_reconnection_is_tried_again() {
             }
         }
     };
+}
+
+/// A URL without the password the server requires is refused at connect,
+/// not at the first delivery. An ACL user allowed no `PING` still connects.
+#[tokio::test]
+async fn redis_a_missing_password_is_refused_at_connect() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let password = "pw-hooks-4c1e";
+    let acl = [&format!(">{password}"), "~*", "+@all", "-ping"];
+    server.command(&[&["ACL", "SETUSER", "hooks", "on"][..], &acl].concat());
+    let url = format!("redis://hooks:{password}@127.0.0.1:{}", server.port());
+    let store = RedisStore::connect(&url)
+        .await
+        .expect("an ACL user allowed no PING connects");
+    acquired(store.reserve("ntxpay:evt_1", LONG).await.unwrap());
+
+    server.command(&["CONFIG", "SET", "requirepass", "pw-default-9d2b"]);
+    assert_eq!(
+        RedisStore::connect(&server.url()).await.err(),
+        Some(ConnectError::Unavailable(StoreError::Auth))
+    );
+    let url = format!("redis://:pw-default-9d2b@127.0.0.1:{}", server.port());
+    let store = RedisStore::connect(&url).await.expect("the password given");
+    acquired(store.reserve("ntxpay:evt_2", LONG).await.unwrap());
 }
 
 #[tokio::test]

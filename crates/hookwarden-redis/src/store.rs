@@ -119,8 +119,8 @@ impl RedisStore {
     ///
     /// # Errors
     /// [`ConnectError::InvalidUrl`] when `url` cannot be used;
-    /// [`ConnectError::Unavailable`] when Redis cannot be reached or refuses
-    /// the credentials.
+    /// [`ConnectError::Unavailable`] when Redis cannot be reached, refuses
+    /// the credentials, or requires a password the URL does not give.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), hookwarden_redis::ConnectError> {
@@ -149,6 +149,7 @@ impl RedisStore {
         let connection = ConnectionManager::new_with_config(client.clone(), config.clone())
             .await
             .map_err(|err| StoreError::from_redis(&err))?;
+        check_credentials(connection.clone()).await?;
         Ok(Self {
             link: Arc::new(Link {
                 client,
@@ -302,6 +303,20 @@ async fn run_script(
     invocation: ScriptInvocation<'static>,
 ) -> Result<i64, RedisError> {
     invocation.invoke_async(&mut connection).await
+}
+
+/// Asks Redis for a `PING`: a URL without the password a server requires
+/// connects, and would only fail at the first delivery. An ACL user
+/// allowed no `PING` has logged in all the same (`NOPERM`, not `NOAUTH`).
+async fn check_credentials(mut connection: ConnectionManager) -> Result<(), StoreError> {
+    let ping = redis::cmd("PING");
+    let answer = ping.query_async::<redis::Value>(&mut connection);
+    match tokio::time::timeout(CONNECT_TIMEOUT, answer).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) if err.code() == Some("NOPERM") => Ok(()),
+        Ok(Err(err)) => Err(StoreError::from_redis(&err)),
+        Err(_elapsed) => Err(StoreError::Timeout),
+    }
 }
 
 /// The connection to Redis, and what it takes to make a new one.
