@@ -218,7 +218,7 @@ where
         let mut body = std::pin::pin!(body);
         let mut buffer = gate.body_buffer();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|_| Rejection::BodyRead)?;
+            let frame = frame.map_err(|err| read_error(&err))?;
             // Trailers are not part of the signed body.
             if let Ok(mut data) = frame.into_data() {
                 buffer.push(data.copy_to_bytes(data.remaining()))?;
@@ -250,6 +250,20 @@ where
         )
         .await;
     result.map(|response| response.map(ResponseBody::inner))
+}
+
+/// What a body's read error means: a `Limited` body past its limit (as
+/// tower-http's `RequestBodyLimitLayer` cuts one) is too large, as axum's
+/// extractors answer it; anything else could not be read.
+fn read_error(err: &(dyn std::error::Error + 'static)) -> Rejection {
+    let mut source = Some(err);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return Rejection::BodyTooLarge;
+        }
+        source = err.source();
+    }
+    Rejection::BodyRead
 }
 
 /// The layer's own answer for `rejection` (already logged).

@@ -14,6 +14,7 @@ use hookwarden_core::{Gate, MemoryStore, DEFAULT_READ_TIMEOUT};
 use hookwarden_tower::WebhookLayer;
 use support::*;
 use tower::ServiceExt;
+use tower_http::limit::RequestBodyLimitLayer;
 
 const BODY: &[u8] = br#"{"event":"cash_in","amount":1000}"#;
 
@@ -666,6 +667,27 @@ async fn an_endless_body_is_cut_at_the_limit() {
     let polls = polls.load(SeqCst);
     assert!(polls <= limit / chunk + 1, "{polls} chunks read");
     assert_eq!(probe.calls(), 0);
+}
+
+/// tower-http's `RequestBodyLimitLayer` in front of the layer cuts a body
+/// without `Content-Length` at its own limit with a `LengthLimitError`:
+/// that body is too large (413, as axum's extractors answer it), not one
+/// that could not be read (it was answered 400 `body_read_failed`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_an_outer_request_body_limit_is_too_large() {
+    for kind in KINDS {
+        let probe = Probe::new();
+        let store = CountingStore::new();
+        let layer = WebhookLayer::new(Gate::new(verifier()).with_store(store.clone()));
+        let app = app(&probe, layer).layer(RequestBodyLimitLayer::new(BODY.len() - 1));
+        let client = kind.client(app).await;
+        client
+            .send(&Req::signed(HOOK, BODY, "evt-outer-limit").chunked(4))
+            .await
+            .assert_rejected(413, "body_too_large");
+        assert_eq!(probe.calls(), 0, "{kind:?}");
+        assert_eq!(store.counts(), (0, 0, 0), "{kind:?}");
+    }
 }
 
 /// A body in one-byte pieces cut from a large read buffer, as a server
