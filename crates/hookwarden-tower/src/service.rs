@@ -127,7 +127,7 @@ where
     S::Error: Send,
     B: BufferedBody + Send + 'static,
     B::Data: Send,
-    B::Error: std::error::Error + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
     ResBody: Send + 'static,
     St: DedupeStore + 'static,
 {
@@ -161,6 +161,10 @@ where
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// The error of a request body: any error a body may have, boxed or not
+/// (tower-http's bodies fail with one of these).
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The future [`Webhook`] returns.
 pub struct ResponseFuture<ResBody, E> {
@@ -209,7 +213,7 @@ async fn handle<S, St, B, ResBody>(
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
     B: BufferedBody,
-    B::Error: std::error::Error + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
     St: DedupeStore,
 {
     let (parts, body) = req.into_parts();
@@ -218,7 +222,7 @@ where
         let mut body = std::pin::pin!(body);
         let mut buffer = gate.body_buffer();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|err| read_error(&err))?;
+            let frame = frame.map_err(|err| read_error(&*err.into()))?;
             // Trailers are not part of the signed body.
             if let Ok(mut data) = frame.into_data() {
                 buffer.push(data.copy_to_bytes(data.remaining()))?;

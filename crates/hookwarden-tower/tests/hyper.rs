@@ -129,3 +129,43 @@ async fn plain_hyper_store_down_is_503() {
     assert!(!response.text().contains(STORE_ERROR_TEXT));
     assert_eq!(probe.calls(), 0);
 }
+
+/// tower-http's `RequestBodyLimitLayer` in front, as plain hyper apps set a
+/// limit: its `Limited` body fails with a `BoxError`, which is no
+/// `std::error::Error`, so boxed it is a `BoxBody<Bytes, BoxError>`. The
+/// layer takes that body (it accepted only errors implementing `Error`, so
+/// this app did not compile), and a body past the outer limit is 413.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_hyper_behind_a_request_body_limit() {
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+    let store = CountingStore::new();
+    let service = tower::ServiceBuilder::new()
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY.len()))
+        .map_request(|req: Request<tower_http::body::Limited<Incoming>>| req.map(BodyExt::boxed))
+        .layer(WebhookLayer::new(
+            Gate::new(verifier()).with_store(store.clone()),
+        ))
+        .service_fn(|req: Request<BoxBody<Bytes, BoxError>>| async move {
+            let body = req.into_body().collect().await?.to_bytes();
+            Ok::<_, BoxError>(Response::new(Full::new(body)))
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = TowerToHyperService::new(service.clone());
+            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        }
+    });
+
+    let within = raw_send(addr, &Req::signed("/", BODY, "evt-within").chunked(4))
+        .await
+        .unwrap();
+    assert_eq!((within.status, within.body.as_slice()), (200, BODY));
+    let over = [BODY, b" "].concat();
+    raw_send(addr, &Req::signed("/", &over, "evt-over").chunked(4))
+        .await
+        .unwrap()
+        .assert_rejected(413, "body_too_large");
+    assert_eq!(store.counts(), (1, 1, 0));
+}
