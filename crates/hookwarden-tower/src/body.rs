@@ -15,7 +15,33 @@ use pin_project_lite::pin_project;
 ///
 /// Implemented for [`Full<Bytes>`], http-body-util's boxed bodies and, with
 /// the `axum` feature, `axum::body::Body`. With plain hyper, box `Incoming`
-/// first (`req.map(BodyExt::boxed)`).
+/// first (`req.map(BodyExt::boxed)`):
+///
+/// ```
+/// use bytes::Bytes;
+/// use hookwarden_core::{presets, Verified, Verifier};
+/// use hookwarden_tower::WebhookLayer;
+/// use http::{Request, Response};
+/// use http_body_util::{combinators::BoxBody, BodyExt, Full};
+/// use hyper::body::Incoming;
+///
+/// # fn main() -> Result<(), hookwarden_core::BuildError> {
+/// let verifier = Verifier::new(presets::ntxpay(), "whsec_development_only")?;
+/// let service = tower::ServiceBuilder::new()
+///     .map_request(|req: Request<Incoming>| req.map(BodyExt::boxed))
+///     .layer(WebhookLayer::new(verifier))
+///     .service_fn(|req: Request<BoxBody<Bytes, hyper::Error>>| async move {
+///         let verified = req.extensions().get::<Verified>().cloned(); // set by the layer
+///         let body = req.into_body().collect().await?.to_bytes(); // the exact signed bytes
+///         let _ = (verified, body);
+///         Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+///     });
+/// // Serve it with `hyper_util::service::TowerToHyperService::new(service)`.
+/// # fn takes_incoming<S: tower::Service<Request<Incoming>>>(_: &S) {}
+/// # takes_incoming(&service);
+/// # Ok(())
+/// # }
+/// ```
 pub trait BufferedBody: Body + Sized {
     /// A body that yields `bytes` and ends.
     fn from_bytes(bytes: Bytes) -> Self;
