@@ -43,8 +43,10 @@ type Queue = mpsc::Sender<Bytes>;
 fn app(secret: &str, queue: Queue) -> Result<Router, BuildError> {
     let verifier = Verifier::new(presets::github(), secret)?;
     Ok(Router::new()
-        .route("/webhooks/github", post(on_event))
-        .route_layer(WebhookLayer::new(verifier))
+        .route(
+            "/webhooks/github",
+            post(on_event).route_layer(WebhookLayer::new(verifier)),
+        )
         .with_state(queue))
 }
 

@@ -39,8 +39,10 @@ type Queue = mpsc::Sender<Bytes>;
 fn app(secret: &str, queue: Queue) -> Result<Router, BuildError> {
     let verifier = Verifier::new(presets::ntxpay(), secret)?;
     Ok(Router::new()
-        .route("/webhooks/ntxpay", post(on_event))
-        .route_layer(WebhookLayer::new(verifier))
+        .route(
+            "/webhooks/ntxpay",
+            post(on_event).route_layer(WebhookLayer::new(verifier)),
+        )
         .with_state(queue))
 }
 
@@ -120,6 +122,16 @@ mod tests {
         let missing = send(&app, HeaderMap::new(), body).await;
         assert_eq!(missing, r#"401 {"error":"missing_signature"}"#);
         assert!(events.try_recv().is_err());
+    }
+
+    /// The layer is on the method router: a method the route does not take
+    /// gets axum's 405, not the layer's 401.
+    #[tokio::test]
+    async fn another_method_is_405() {
+        let app = app(DEV_SECRET, mpsc::channel(1).0).unwrap();
+        let request = http::Request::get("/webhooks/ntxpay").body(Body::empty());
+        let response = app.oneshot(request.unwrap()).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::METHOD_NOT_ALLOWED);
     }
 
     /// Serves `app` on a free port of 127.0.0.1 until the test ends.

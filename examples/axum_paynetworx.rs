@@ -65,11 +65,13 @@ fn app(secret: &str, token: &str, queue: Queue) -> Result<Router, BuildError> {
     }
     let verifier = Verifier::new(presets::paynetworx(), secret)?;
     let expected = Expected(format!("Bearer {token}").into_bytes().into());
-    Ok(Router::new()
-        .route("/webhooks/paynetworx", post(on_event).put(on_event))
+    let route = post(on_event)
+        .put(on_event)
         .route_layer(WebhookLayer::new(verifier))
         // Added last, so it runs first: before the body is read.
-        .route_layer(middleware::from_fn_with_state(expected, require_token))
+        .route_layer(middleware::from_fn_with_state(expected, require_token));
+    Ok(Router::new()
+        .route("/webhooks/paynetworx", route)
         .with_state(queue))
 }
 

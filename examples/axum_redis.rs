@@ -46,9 +46,10 @@ const DEV_SECRET: &str = "whsec_hookwarden_dev_ntxpay";
 /// One replica's app: one route, behind hookwarden, deduplicating in `store`.
 fn app(secret: &str, store: RedisStore) -> Result<Router, BuildError> {
     let verifier = Verifier::new(presets::ntxpay(), secret)?;
-    Ok(Router::new()
-        .route("/webhooks/ntxpay", post(on_delivery))
-        .route_layer(WebhookLayer::new(Gate::new(verifier).with_store(store))))
+    Ok(Router::new().route(
+        "/webhooks/ntxpay",
+        post(on_delivery).route_layer(WebhookLayer::new(Gate::new(verifier).with_store(store))),
+    ))
 }
 
 /// Runs once per verified, first-time delivery, on one replica only.

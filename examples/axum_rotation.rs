@@ -41,8 +41,10 @@ fn app(current: &str, previous: Option<&str>, queue: Queue) -> Result<Router, Bu
         verifier = verifier.with_secret(previous)?;
     }
     Ok(Router::new()
-        .route("/webhooks/ntxpay", post(on_event))
-        .route_layer(WebhookLayer::new(verifier))
+        .route(
+            "/webhooks/ntxpay",
+            post(on_event).route_layer(WebhookLayer::new(verifier)),
+        )
         .with_state(queue))
 }
 

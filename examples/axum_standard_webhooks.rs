@@ -39,8 +39,10 @@ type Queue = mpsc::Sender<Bytes>;
 fn app(secret: &str, queue: Queue) -> Result<Router, BuildError> {
     let verifier = Verifier::new(presets::standard_webhooks(), secret)?;
     Ok(Router::new()
-        .route("/webhooks/standard", post(on_event))
-        .route_layer(WebhookLayer::new(verifier))
+        .route(
+            "/webhooks/standard",
+            post(on_event).route_layer(WebhookLayer::new(verifier)),
+        )
         .with_state(queue))
 }
 

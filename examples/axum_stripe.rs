@@ -40,8 +40,10 @@ type Queue = mpsc::Sender<Bytes>;
 fn app(secret: &str, queue: Queue) -> Result<Router, BuildError> {
     let verifier = Verifier::new(presets::stripe(), secret)?;
     Ok(Router::new()
-        .route("/webhooks/stripe", post(on_event))
-        .route_layer(WebhookLayer::new(verifier))
+        .route(
+            "/webhooks/stripe",
+            post(on_event).route_layer(WebhookLayer::new(verifier)),
+        )
         .with_state(queue))
 }
 

@@ -34,15 +34,11 @@ const FORGED_SECRET: &str = "whsec_q8dR0wWNeSeD2/9dzyRgeFW1oNA3xqtv";
 fn app(secret: &str, runs: Arc<AtomicUsize>) -> Result<Router, BuildError> {
     let verifier = Verifier::new(presets::standard_webhooks(), secret)?;
     let gate = Gate::new(verifier).with_store(MemoryStore::new());
-    Ok(Router::new()
-        .route(
-            "/webhooks",
-            post(move || async move {
-                runs.fetch_add(1, Ordering::SeqCst);
-                StatusCode::OK
-            }),
-        )
-        .route_layer(WebhookLayer::new(gate)))
+    let handler = post(move || async move {
+        runs.fetch_add(1, Ordering::SeqCst);
+        StatusCode::OK
+    });
+    Ok(Router::new().route("/webhooks", handler.route_layer(WebhookLayer::new(gate))))
 }
 
 /// The answer a case should get: status, error code, whether the handler ran.

@@ -15,9 +15,12 @@
 //!
 //! # fn main() -> Result<(), hookwarden_core::BuildError> {
 //! let verifier = Verifier::new(presets::ntxpay(), "whsec_development_only")?;
-//! let app: Router = Router::new()
-//!     .route("/webhooks/ntxpay", post(on_ntxpay))
-//!     .route_layer(WebhookLayer::new(Gate::new(verifier).with_body_limit(256 * 1024)));
+//! let gate = Gate::new(verifier).with_body_limit(256 * 1024);
+//! // On the method router: other methods still get axum's 405.
+//! let app: Router = Router::new().route(
+//!     "/webhooks/ntxpay",
+//!     post(on_ntxpay).route_layer(WebhookLayer::new(gate)),
+//! );
 //! # Ok(())
 //! # }
 //! ```

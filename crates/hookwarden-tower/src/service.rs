@@ -41,12 +41,13 @@ use crate::body::{BufferedBody, ResponseBody};
 ///
 /// # fn main() -> Result<(), hookwarden_core::BuildError> {
 /// let verifier = Verifier::new(presets::ntxpay(), "whsec_development_only")?;
-/// let app: Router = Router::new()
-///     .route("/webhooks/ntxpay", post(|Extension(v): Extension<Verified>, body: bytes::Bytes| async move {
-///         format!("{} bytes, delivery {:?}", body.len(), v.delivery_id())
-///     }))
-///     // All defaults: `WebhookLayer::new(verifier)`. Otherwise configure a `Gate`:
-///     .route_layer(WebhookLayer::new(Gate::new(verifier).with_body_limit(256 * 1024)));
+/// let handler = post(|Extension(v): Extension<Verified>, body: bytes::Bytes| async move {
+///     format!("{} bytes, delivery {:?}", body.len(), v.delivery_id())
+/// });
+/// // All defaults: `WebhookLayer::new(verifier)`. Otherwise configure a `Gate`:
+/// let layer = WebhookLayer::new(Gate::new(verifier).with_body_limit(256 * 1024));
+/// // On the method router, so that other methods still get axum's 405.
+/// let app: Router = Router::new().route("/webhooks/ntxpay", handler.route_layer(layer));
 /// # Ok(())
 /// # }
 /// ```
