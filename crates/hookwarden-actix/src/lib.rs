@@ -61,8 +61,9 @@ use hookwarden_core::{
 /// (`web::post().to(handler).wrap(webhook)`).
 ///
 /// Wrapped around a route, it runs only for the methods that route takes,
-/// as the tower layer does under axum's `route_layer`: a `GET` or an
-/// `OPTIONS` gets the resource's 405. Wrapped around a resource or a scope,
+/// as the tower layer does on an axum method router
+/// (`post(h).route_layer(..)`): a `GET` or an `OPTIONS` gets the
+/// resource's 405. Wrapped around a resource or a scope,
 /// it runs before actix-web picks the route, so it answers those methods
 /// itself (401 for a request without a signature).
 ///
