@@ -616,7 +616,7 @@ async fn redis_a_silent_connection_is_replaced() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let proxy = Proxy::start(&server).await;
+    let proxy = Proxy::start(&server, Duration::ZERO).await;
     let store = RedisStore::connect(&proxy.url())
         .await
         .expect("connect through the proxy")
@@ -629,7 +629,8 @@ async fn redis_a_silent_connection_is_replaced() {
         store.complete("ntxpay:handled", token, LONG).await,
         Err(StoreError::Timeout)
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    // Replaced once it has been silent for 10 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let _token = loop {
         match store.reserve("ntxpay:later", LONG).await {
             Ok(reservation) => break acquired(reservation),
@@ -647,6 +648,56 @@ async fn redis_a_silent_connection_is_replaced() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A Redis that answers every call, only later than the store waits, keeps
+/// its connection, and gets each outcome once: the late answer is waited
+/// for rather than the outcome sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_slow_redis_keeps_its_connection_and_gets_each_outcome_once() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    // The scripts loaded first, so that each outcome is one EVALSHA.
+    let direct = server.store().await;
+    let token = acquired(direct.reserve("warm", LONG).await.unwrap());
+    direct.complete("warm", token, LONG).await.unwrap();
+    direct.release("warm", token).await.unwrap();
+
+    let proxy = Proxy::start(&server, Duration::from_millis(300)).await;
+    let store = RedisStore::connect(&proxy.url())
+        .await
+        .expect("connect through the proxy")
+        .with_prefix("slow:")
+        .with_timeout(Duration::from_millis(200));
+    let evalsha = || {
+        let stats = server.command(&["INFO", "commandstats"]);
+        let line = stats.lines().find(|l| l.starts_with("cmdstat_evalsha:"));
+        let calls = line.and_then(|l| l.split("calls=").nth(1)?.split(',').next());
+        calls.map_or(0, |n| n.parse::<u64>().expect("a count"))
+    };
+    let before = evalsha();
+    let token = Token::new(7);
+    assert_eq!(
+        store.complete("ntxpay:handled", token, LONG).await,
+        Err(StoreError::Timeout),
+        "answered in 300 ms, past the 200 ms the caller waits"
+    );
+    // Longer than the silence limit (10 s), with calls timing out all along.
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(12) {
+        assert_eq!(
+            store.reserve("ntxpay:busy", LONG).await.err(),
+            Some(StoreError::Timeout)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        server.command(&["GET", "slow:ntxpay:handled"]),
+        "$4\r\ndone\r\n"
+    );
+    assert_eq!(evalsha() - before, 1, "the outcome was sent again");
+    assert_eq!(proxy.connections(), 1, "the connection was replaced");
 }
 
 /// A reconnection that Redis refuses (the credentials refused for a while:
@@ -720,6 +771,40 @@ async fn redis_a_missing_password_is_refused_at_connect() {
     let url = format!("redis://:pw-default-9d2b@127.0.0.1:{}", server.port());
     let store = RedisStore::connect(&url).await.expect("the password given");
     acquired(store.reserve("ntxpay:evt_2", LONG).await.unwrap());
+}
+
+/// Only refused credentials fail `connect`: a Redis busy in a script
+/// answers the `PING` with `BUSY`, and will serve the store once it is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_busy_at_connect_still_connects() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    server.command(&["CONFIG", "SET", "busy-reply-threshold", "50"]);
+    let port = server.port();
+    let script = std::thread::spawn(move || {
+        // Answers once the script is killed below.
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let spin = "while true do end";
+        let command = format!(
+            "*3\r\n$4\r\nEVAL\r\n${}\r\n{spin}\r\n$1\r\n0\r\n",
+            spin.len()
+        );
+        std::io::Write::write_all(&mut stream, command.as_bytes()).unwrap();
+        let mut answer = [0; 256];
+        std::io::Read::read(&mut stream, &mut answer).unwrap()
+    });
+    // Until the script runs, PING answers PONG; then BUSY.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !server.command(&["PING"]).starts_with("-BUSY") {
+        assert!(std::time::Instant::now() < deadline, "the script never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let connected = RedisStore::connect(&server.url()).await;
+    server.command(&["SCRIPT", "KILL"]);
+    script.join().unwrap();
+    let store = connected.expect("a busy Redis still connects");
+    acquired(store.reserve("ntxpay:evt_1", LONG).await.unwrap());
 }
 
 #[tokio::test]

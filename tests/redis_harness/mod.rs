@@ -263,27 +263,35 @@ fn read_log(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|err| format!("(no log: {err})"))
 }
 
-/// A TCP proxy on a free port in front of a Redis. [`Proxy::silence`]
-/// leaves the connections open at that moment silent: what they send is
-/// swallowed, nothing comes back, nothing is closed (a failover that moved
-/// the address, a dropped route). Later connections go through.
+/// A TCP proxy on a free port in front of a Redis, handing each answer on
+/// `delay` after it came (a slow network, a Redis slow to answer).
+/// [`Proxy::silence`] leaves the connections open at that moment silent:
+/// what they send is swallowed, nothing comes back, nothing is closed (a
+/// failover that moved the address, a dropped route). Later connections
+/// go through.
 pub(crate) struct Proxy {
     port: u16,
     epoch: std::sync::Arc<AtomicU64>,
+    accepted: std::sync::Arc<AtomicU64>,
 }
 
 impl Proxy {
     /// Starts the proxy on the current Tokio runtime.
-    pub(crate) async fn start(server: &RedisServer) -> Self {
+    pub(crate) async fn start(server: &RedisServer, delay: Duration) -> Self {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind the proxy");
         let port = listener.local_addr().expect("proxy address").port();
         let upstream = server.port();
         let epoch = std::sync::Arc::new(AtomicU64::new(0));
-        let shared = std::sync::Arc::clone(&epoch);
+        let accepted = std::sync::Arc::new(AtomicU64::new(0));
+        let (shared, count) = (
+            std::sync::Arc::clone(&epoch),
+            std::sync::Arc::clone(&accepted),
+        );
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
                 let Ok(redis) =
                     tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, upstream)).await
                 else {
@@ -295,13 +303,17 @@ impl Proxy {
                     let (client_read, client_write) = client.into_split();
                     let (redis_read, redis_write) = redis.into_split();
                     let _ = tokio::join!(
-                        forward(client_read, redis_write, &epoch, born),
-                        forward(redis_read, client_write, &epoch, born),
+                        forward(client_read, redis_write, &epoch, born, Duration::ZERO),
+                        forward(redis_read, client_write, &epoch, born, delay),
                     );
                 });
             }
         });
-        Self { port, epoch }
+        Self {
+            port,
+            epoch,
+            accepted,
+        }
     }
 
     /// `redis://127.0.0.1:<proxy port>`.
@@ -313,27 +325,47 @@ impl Proxy {
     pub(crate) fn silence(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
+
+    /// How many connections the proxy has taken.
+    pub(crate) fn connections(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
 }
 
-/// Copies `from` to `to` until the proxy silences the connection; then
-/// reads and drops what comes, keeping both ends open.
+/// Copies `from` to `to`, each read `delay` after it came, in order, until
+/// the proxy silences the connection; then reads and drops what comes,
+/// keeping both ends open.
 async fn forward(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     epoch: &AtomicU64,
     born: u64,
+    delay: Duration,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = [0; 4096];
-    loop {
-        match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) if epoch.load(Ordering::SeqCst) == born => {
-                if to.write_all(&buf[..n]).await.is_err() {
-                    return;
+    let (send, mut due) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let read = async move {
+        let mut buf = [0; 4096];
+        loop {
+            match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) if epoch.load(Ordering::SeqCst) == born => {
+                    let at = tokio::time::Instant::now() + delay;
+                    if send.send((at, buf[..n].to_vec())).is_err() {
+                        return;
+                    }
                 }
+                Ok(_) => {}
             }
-            Ok(_) => {}
         }
-    }
+    };
+    let write = async move {
+        while let Some((at, bytes)) = due.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::join!(read, write);
 }

@@ -5,11 +5,11 @@ use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hookwarden_core::{DedupeStore, Reservation, Token};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, ErrorKind, RedisError, Script, ScriptInvocation};
+use redis::{Client, ErrorKind, RedisError, Script, ScriptInvocation, ServerErrorKind};
 
 use crate::error::{ConnectError, StoreError};
 
@@ -38,10 +38,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// failing is given up before the lease ends, which then frees the key.)
 const OUTCOME_WINDOW: Duration = Duration::from_secs(60);
 
-/// How long calls may go unanswered on one connection before it is taken
-/// for dead and replaced: past Redis's default `busy-reply-threshold` (5 s),
-/// after which even a Redis busy in a script answers (`BUSY`).
-const SILENCE_LIMIT: Duration = Duration::from_secs(5);
+/// How long a connection may leave a request unanswered before it is taken
+/// for dead and replaced: twice Redis's default `busy-reply-threshold`
+/// (5 s), after which even a Redis busy in a script answers (`BUSY`).
+const SILENCE_LIMIT: Duration = Duration::from_secs(10);
 
 /// The first pause before an outcome is tried again, and the longest.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
@@ -151,13 +151,7 @@ impl RedisStore {
             .map_err(|err| StoreError::from_redis(&err))?;
         check_credentials(connection.clone()).await?;
         Ok(Self {
-            link: Arc::new(Link {
-                client,
-                config,
-                current: Mutex::new((0, connection)),
-                opened: Instant::now(),
-                unanswered_since: AtomicU64::new(NONE_UNANSWERED),
-            }),
+            link: Arc::new(Link::new(client, config, connection)),
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
             tokens: Arc::new(Tokens::new()),
@@ -210,10 +204,12 @@ impl RedisStore {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(StoreError::NoRuntime);
         }
-        let sent = Instant::now();
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(answer) => self.link.settle(generation, answer),
-            Err(_elapsed) => Err(self.link.timed_out(generation, sent)),
+            Err(_elapsed) => {
+                self.link.probe(generation);
+                Err(StoreError::Timeout)
+            }
         }
     }
 
@@ -244,8 +240,8 @@ impl RedisStore {
     /// Records an outcome (`complete`, `release`) in a task of its own on
     /// the current Tokio runtime, from the first poll on, so that it is
     /// recorded even if the request is cancelled. The task runs `exchange`
-    /// until Redis takes it, each attempt bounded by the store's timeout,
-    /// trying again after a lost connection, a timeout or a server error,
+    /// until Redis takes it, trying again after a lost connection, a server
+    /// error, or a connection silent for [`SILENCE_LIMIT`] (then replaced),
     /// for [`OUTCOME_WINDOW`] at most; the caller waits
     /// for it for the store's timeout, and past that gets
     /// [`StoreError::Timeout`] while the task goes on. A handled delivery
@@ -266,12 +262,17 @@ impl RedisStore {
                 let attempts = async {
                     let mut pause = RETRY_PAUSE;
                     loop {
+                        // Sent once per connection: an answer that is only
+                        // late is waited for, and a connection that stays
+                        // silent is replaced before the outcome is sent again.
                         let (generation, connection) = link.connection();
-                        let sent = Instant::now();
-                        let answer = match tokio::time::timeout(timeout, exchange(connection)).await
-                        {
+                        let bound = timeout.max(SILENCE_LIMIT);
+                        let answer = match tokio::time::timeout(bound, exchange(connection)).await {
                             Ok(answer) => link.settle(generation, answer).and_then(expect_count),
-                            Err(_elapsed) => Err(link.timed_out(generation, sent)),
+                            Err(_silent) => {
+                                link.replace(generation);
+                                Err(StoreError::Timeout)
+                            }
                         };
                         match answer {
                             Err(err) if err.is_transient() => {}
@@ -306,97 +307,131 @@ async fn run_script(
 }
 
 /// Asks Redis for a `PING`: a URL without the password a server requires
-/// connects, and would only fail at the first delivery. An ACL user
-/// allowed no `PING` has logged in all the same (`NOPERM`, not `NOAUTH`).
+/// connects, and would only fail at the first delivery. Only a refusal of
+/// the credentials fails here: an ACL user allowed no `PING` has logged in
+/// all the same (`NOPERM`), and a Redis still loading its data (`LOADING`),
+/// busy or slow will serve the store once it is ready.
 async fn check_credentials(mut connection: ConnectionManager) -> Result<(), StoreError> {
     let ping = redis::cmd("PING");
     let answer = ping.query_async::<redis::Value>(&mut connection);
     match tokio::time::timeout(CONNECT_TIMEOUT, answer).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(err)) if err.code() == Some("NOPERM") => Ok(()),
-        Ok(Err(err)) => Err(StoreError::from_redis(&err)),
-        Err(_elapsed) => Err(StoreError::Timeout),
+        Ok(Err(err)) if refused_credentials(&err) => Err(StoreError::Auth),
+        _ => Ok(()),
     }
+}
+
+/// `NOAUTH`, `WRONGPASS` or a refused `AUTH`; not `NOPERM`, which a user
+/// that logged in gets for a command it may not run.
+fn refused_credentials(err: &RedisError) -> bool {
+    let denied =
+        err.kind() == ErrorKind::Server(ServerErrorKind::NoPerm) || err.code() == Some("NOPERM");
+    StoreError::from_redis(err) == StoreError::Auth && !denied
 }
 
 /// The connection to Redis, and what it takes to make a new one.
 /// `ConnectionManager` reconnects by itself only after an I/O error: once a
-/// reconnection fails otherwise (Redis refused the credentials for a
-/// while), it answers that error to every later call, for good; and a
-/// connection that goes silent without closing (a failover that moved the
-/// address, a dropped route) stalls every call until TCP gives up, many
-/// minutes later. Such connections are replaced here.
+/// reconnection is refused (Redis refused the credentials for a while), it
+/// answers that refusal to every later call, for good; and a connection
+/// that goes silent without closing (a failover that moved the address, a
+/// dropped route) stalls every call until TCP gives up, many minutes
+/// later. Such connections are replaced here.
 struct Link {
     client: Client,
     config: ConnectionManagerConfig,
-    /// The connection and its generation, counted from 0.
-    current: Mutex<(u64, ConnectionManager)>,
-    /// What [`Link::unanswered_since`] counts from.
-    opened: Instant,
-    /// When the oldest call that timed out since Redis last answered was
-    /// sent (ms after `opened`), or [`NONE_UNANSWERED`].
-    unanswered_since: AtomicU64,
+    current: Mutex<Current>,
 }
 
-const NONE_UNANSWERED: u64 = u64::MAX;
+/// The connection in use.
+struct Current {
+    /// Counted from 0, one up per replacement.
+    generation: u64,
+    connection: ConnectionManager,
+    /// Whether a [`Link::probe`] of this connection is waiting for its answer.
+    probing: bool,
+}
 
 impl Link {
+    fn new(client: Client, config: ConnectionManagerConfig, connection: ConnectionManager) -> Self {
+        let current = Current {
+            generation: 0,
+            connection,
+            probing: false,
+        };
+        Self {
+            client,
+            config,
+            current: Mutex::new(current),
+        }
+    }
+
+    fn current(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The current connection and its generation.
     fn connection(&self) -> (u64, ConnectionManager) {
-        self.current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let current = self.current();
+        (current.generation, current.connection.clone())
     }
 
-    /// Sorts the answer of an exchange on connection `generation`, noting
-    /// whether Redis answered, and replaces that connection if its
-    /// reconnection was refused.
+    /// Sorts the answer of an exchange on connection `generation`,
+    /// replacing that connection if Redis refused its reconnection.
     fn settle<T>(&self, generation: u64, answer: Result<T, RedisError>) -> Result<T, StoreError> {
-        match &answer {
-            Err(err) if err.kind() == ErrorKind::AuthenticationFailed => self.replace(generation),
-            Err(err) if err.is_io_error() => {}
-            // Redis answered.
-            _ => self
-                .unanswered_since
-                .store(NONE_UNANSWERED, Ordering::Relaxed),
-        }
-        answer.map_err(|err| StoreError::from_redis(&err))
+        answer.map_err(|err| {
+            if err.kind() == ErrorKind::AuthenticationFailed {
+                self.replace(generation);
+            }
+            StoreError::from_redis(&err)
+        })
     }
 
-    /// Notes that a call sent at `sent` on connection `generation` got no
-    /// answer in time, and replaces that connection once calls have gone
-    /// unanswered for [`SILENCE_LIMIT`].
-    fn timed_out(&self, generation: u64, sent: Instant) -> StoreError {
-        let millis = |at: Instant| {
-            u64::try_from(at.saturating_duration_since(self.opened).as_millis()).unwrap_or(u64::MAX)
+    /// A call on connection `generation` got no answer within the store's
+    /// timeout: Redis may only be slow, or the connection may be silent.
+    /// Asks it for a `PING` (one at a time), given [`SILENCE_LIMIT`] to
+    /// answer; any answer, however late, keeps the connection, and none
+    /// replaces it. Needs a Tokio runtime, as every call does.
+    fn probe(self: &Arc<Self>, generation: u64) {
+        let mut connection = {
+            let mut current = self.current();
+            if current.generation != generation || current.probing {
+                return;
+            }
+            current.probing = true;
+            current.connection.clone()
         };
-        let sent = millis(sent);
-        let oldest = self
-            .unanswered_since
-            .fetch_min(sent, Ordering::Relaxed)
-            .min(sent);
-        let silent = Duration::from_millis(millis(Instant::now()).saturating_sub(oldest));
-        if silent >= SILENCE_LIMIT {
-            self.replace(generation);
-        }
-        StoreError::Timeout
+        let link = Arc::clone(self);
+        tokio::spawn(async move {
+            let ping = redis::cmd("PING");
+            let answer = ping.query_async::<redis::Value>(&mut connection);
+            match tokio::time::timeout(SILENCE_LIMIT, answer).await {
+                Ok(answer) => {
+                    let _ = link.settle(generation, answer);
+                    let mut current = link.current();
+                    if current.generation == generation {
+                        current.probing = false;
+                    }
+                }
+                Err(_silent) => link.replace(generation),
+            }
+        });
     }
 
     /// Puts a new connection, made on first use, in place of connection
-    /// `generation`, unless another call did already.
+    /// `generation`, unless that one was replaced already.
     fn replace(&self, generation: u64) {
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if current.0 != generation {
+        let mut current = self.current();
+        if current.generation != generation {
             return;
         }
         // Fails only on a configuration that `connect` already accepted.
         if let Ok(fresh) =
             ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
         {
-            *current = (generation + 1, fresh);
-            self.unanswered_since
-                .store(NONE_UNANSWERED, Ordering::Relaxed);
+            *current = Current {
+                generation: generation + 1,
+                connection: fresh,
+                probing: false,
+            };
         }
     }
 }
