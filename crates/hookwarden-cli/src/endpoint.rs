@@ -35,14 +35,12 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use url::Url;
 
+use crate::send::MAX_ANSWER;
 use crate::Error;
 
 /// How long a delivery may take by default: providers such as NTX Pay and
 /// 4pay give up after 10 s.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// At most this much of an answer's body is kept.
-const MAX_ANSWER: usize = 64 * 1024;
 
 /// The URL, method, extra headers and signer of an endpoint, with the TLS
 /// configuration. Its `Debug` shows the origin only: the URL's credentials,

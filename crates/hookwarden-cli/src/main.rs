@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand};
 use hookwarden_cli::check::{Check, Progress, MAX_OVERSIZE};
-use hookwarden_cli::send::Delivery;
+use hookwarden_cli::send::{Delivery, MAX_ANSWER};
 use hookwarden_core::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use hookwarden_core::{
     presets, BuildError, Scheme, SignError, SignOptions, Signer, Verified, Verifier,
@@ -263,8 +263,8 @@ fn send(args: SendArgs) -> Result<ExitCode, CliError> {
         out.write_all(b"\n")?;
     }
     if answer.is_truncated() {
-        // `Answer::body` keeps 64 KiB at most: a shorter cut body broke off.
-        let why = if answer.body().len() >= 64 * 1024 {
+        // `Answer::body` keeps `MAX_ANSWER` at most: a shorter cut body broke off.
+        let why = if answer.body().len() >= MAX_ANSWER {
             "cut at 64 KiB"
         } else {
             "broken off"

@@ -33,6 +33,9 @@ use hookwarden_core::Scheme;
 use crate::endpoint::{self, Endpoint};
 use crate::Error;
 
+/// At most this much of an answer's body is kept: 64 KiB.
+pub const MAX_ANSWER: usize = 64 * 1024;
+
 /// One delivery to send: where, how it is signed, and with what.
 ///
 /// Built with [`Delivery::new`] and `with_*` setters, sent with
@@ -166,12 +169,12 @@ impl Answer {
         self.0.latency
     }
 
-    /// The body of the answer, its first 64 KiB at most.
+    /// The body of the answer, its first [`MAX_ANSWER`] bytes at most.
     pub fn body(&self) -> &[u8] {
         &self.0.body
     }
 
-    /// Whether the body was cut: longer than 64 KiB, or broken off.
+    /// Whether the body was cut: longer than [`MAX_ANSWER`], or broken off.
     pub fn is_truncated(&self) -> bool {
         self.0.truncated
     }
