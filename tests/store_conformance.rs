@@ -700,6 +700,123 @@ async fn redis_a_slow_redis_keeps_its_connection_and_gets_each_outcome_once() {
     assert_eq!(proxy.connections(), 1, "the connection was replaced");
 }
 
+/// An outcome whose exchange takes several round trips, each answered in
+/// time but together longer than the silence limit (its script flushed:
+/// EVALSHA, NOSCRIPT, then the script again, 6 s each), is waited for: the
+/// connection is kept, not replaced, and the outcome lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_an_outcome_slower_than_the_silence_limit_keeps_its_connection() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let proxy = Proxy::start(&server, Duration::ZERO).await;
+    let store = RedisStore::connect(&proxy.url())
+        .await
+        .expect("connect through the proxy")
+        .with_prefix("slow:")
+        .with_timeout(Duration::from_millis(500));
+    let token = acquired(store.reserve("ntxpay:handled", LONG).await.unwrap());
+    server.command(&["SCRIPT", "FLUSH"]);
+    proxy.set_delay(Duration::from_secs(6));
+    assert_eq!(
+        store.complete("ntxpay:handled", token, LONG).await,
+        Err(StoreError::Timeout)
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    while server.command(&["GET", "slow:ntxpay:handled"]) != "$4\r\ndone\r\n" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the complete was lost"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(proxy.connections(), 1, "the connection was replaced");
+}
+
+/// A `complete` started while Redis refuses the reconnection's credentials
+/// is tried again, and lands once they are let in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_complete_during_refused_credentials_lands_later() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let acl = [">pw-hooks-71d0", "~*", "+@all"];
+    server.command(&[&["ACL", "SETUSER", "hooks", "on"][..], &acl].concat());
+    let url = format!("redis://hooks:pw-hooks-71d0@127.0.0.1:{}", server.port());
+    let store = RedisStore::connect(&url).await.expect("connect");
+    let store = store
+        .with_prefix("auth:")
+        .with_timeout(Duration::from_secs(10));
+    let token = acquired(store.reserve("ntxpay:handled", LONG).await.unwrap());
+
+    server.command(&["ACL", "SETUSER", "hooks", "off"]);
+    server.command(&["CLIENT", "KILL", "USER", "hooks"]);
+    let complete = tokio::spawn({
+        let store = store.clone();
+        async move { store.complete("ntxpay:handled", token, LONG).await }
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.command(&["ACL", "SETUSER", "hooks", "on"]);
+    let _ = complete.await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while server.command(&["GET", "auth:ntxpay:handled"]) != "$4\r\ndone\r\n" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the complete was dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A probe of a connection whose task ends with its runtime (a store
+/// shared by several runtimes, as actix-web's workers have) does not stop
+/// later probes: a connection that then goes silent is still replaced.
+#[test]
+fn redis_a_probe_dropped_with_its_runtime_lets_the_next_one_start() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    };
+    let lasting = runtime();
+    let proxy = lasting.block_on(Proxy::start(&server, Duration::ZERO));
+    let store = lasting
+        .block_on(RedisStore::connect(&proxy.url()))
+        .expect("connect through the proxy")
+        .with_prefix("probe:")
+        .with_timeout(Duration::from_millis(200));
+
+    // A call times out on a short-lived runtime, which starts a probe there.
+    proxy.set_delay(Duration::from_secs(1));
+    let short = runtime();
+    let timed_out = short.block_on(store.reserve("ntxpay:evt_1", LONG));
+    assert_eq!(timed_out.err(), Some(StoreError::Timeout));
+    drop(short);
+    proxy.set_delay(Duration::ZERO);
+
+    lasting.block_on(async {
+        tokio::time::sleep(Duration::from_secs(2)).await; // the late answers come
+        proxy.silence();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match store.reserve("ntxpay:evt_2", LONG).await {
+                Ok(reservation) => break acquired(reservation),
+                Err(err) => {
+                    assert_eq!(err, StoreError::Timeout);
+                    assert!(tokio::time::Instant::now() < deadline, "never replaced");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    assert_eq!(proxy.connections(), 2);
+}
+
 /// A reconnection that Redis refuses (the credentials refused for a while:
 /// an ACL change, a rotation in the wrong order) is tried again on later
 /// calls: the store works again once Redis accepts it.

@@ -273,6 +273,8 @@ pub(crate) struct Proxy {
     port: u16,
     epoch: std::sync::Arc<AtomicU64>,
     accepted: std::sync::Arc<AtomicU64>,
+    /// The delay of Redis's answers, in milliseconds.
+    delay: std::sync::Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -289,6 +291,9 @@ impl Proxy {
             std::sync::Arc::clone(&epoch),
             std::sync::Arc::clone(&accepted),
         );
+        let millis = u64::try_from(delay.as_millis()).expect("a short delay");
+        let delay = std::sync::Arc::new(AtomicU64::new(millis));
+        let slow = std::sync::Arc::clone(&delay);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
@@ -299,12 +304,14 @@ impl Proxy {
                 };
                 let epoch = std::sync::Arc::clone(&shared);
                 let born = epoch.load(Ordering::SeqCst);
+                let delay = std::sync::Arc::clone(&slow);
                 tokio::spawn(async move {
                     let (client_read, client_write) = client.into_split();
                     let (redis_read, redis_write) = redis.into_split();
+                    let none = AtomicU64::new(0);
                     let _ = tokio::join!(
-                        forward(client_read, redis_write, &epoch, born, Duration::ZERO),
-                        forward(redis_read, client_write, &epoch, born, delay),
+                        forward(client_read, redis_write, &epoch, born, &none),
+                        forward(redis_read, client_write, &epoch, born, &delay),
                     );
                 });
             }
@@ -313,6 +320,7 @@ impl Proxy {
             port,
             epoch,
             accepted,
+            delay,
         }
     }
 
@@ -326,13 +334,19 @@ impl Proxy {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Delays Redis's answers from now on by `delay`.
+    pub(crate) fn set_delay(&self, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).expect("a short delay");
+        self.delay.store(millis, Ordering::SeqCst);
+    }
+
     /// How many connections the proxy has taken.
     pub(crate) fn connections(&self) -> u64 {
         self.accepted.load(Ordering::SeqCst)
     }
 }
 
-/// Copies `from` to `to`, each read `delay` after it came, in order, until
+/// Copies `from` to `to`, each read `delay` ms after it came, in order, until
 /// the proxy silences the connection; then reads and drops what comes,
 /// keeping both ends open.
 async fn forward(
@@ -340,7 +354,7 @@ async fn forward(
     mut to: tokio::net::tcp::OwnedWriteHalf,
     epoch: &AtomicU64,
     born: u64,
-    delay: Duration,
+    delay: &AtomicU64,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (send, mut due) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
@@ -350,6 +364,7 @@ async fn forward(
             match from.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) if epoch.load(Ordering::SeqCst) == born => {
+                    let delay = Duration::from_millis(delay.load(Ordering::SeqCst));
                     let at = tokio::time::Instant::now() + delay;
                     if send.send((at, buf[..n].to_vec())).is_err() {
                         return;

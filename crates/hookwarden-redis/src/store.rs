@@ -139,7 +139,8 @@ impl RedisStore {
         }
         // Short, capped back-off: once Redis is back, the next reconnection
         // attempt is at most a second away. Responses are bounded by the
-        // store's own timeout, which can change after the connection exists.
+        // store itself: a call by its timeout, which can change after the
+        // connection exists, a connection's liveness by `SILENCE_LIMIT`.
         let config = ConnectionManagerConfig::new()
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(1))
@@ -240,9 +241,11 @@ impl RedisStore {
     /// Records an outcome (`complete`, `release`) in a task of its own on
     /// the current Tokio runtime, from the first poll on, so that it is
     /// recorded even if the request is cancelled. The task runs `exchange`
-    /// until Redis takes it, trying again after a lost connection, a server
-    /// error, or a connection silent for [`SILENCE_LIMIT`] (then replaced),
-    /// for [`OUTCOME_WINDOW`] at most; the caller waits
+    /// until Redis takes it: an answer that is only late is waited for
+    /// ([`Link::wait`]), and the outcome is sent again after a lost
+    /// connection, a transient server error, a refused reconnection or a
+    /// connection that went silent (then replaced), for [`OUTCOME_WINDOW`]
+    /// at most; the caller waits
     /// for it for the store's timeout, and past that gets
     /// [`StoreError::Timeout`] while the task goes on. A handled delivery
     /// whose `complete` Redis missed once (a reconnection, a failover, a
@@ -262,20 +265,13 @@ impl RedisStore {
                 let attempts = async {
                     let mut pause = RETRY_PAUSE;
                     loop {
-                        // Sent once per connection: an answer that is only
-                        // late is waited for, and a connection that stays
-                        // silent is replaced before the outcome is sent again.
                         let (generation, connection) = link.connection();
-                        let bound = timeout.max(SILENCE_LIMIT);
-                        let answer = match tokio::time::timeout(bound, exchange(connection)).await {
-                            Ok(answer) => link.settle(generation, answer).and_then(expect_count),
-                            Err(_silent) => {
-                                link.replace(generation);
-                                Err(StoreError::Timeout)
-                            }
-                        };
-                        match answer {
+                        let answer = link.wait(generation, timeout, exchange(connection)).await;
+                        match answer.and_then(expect_count) {
                             Err(err) if err.is_transient() => {}
+                            // Refused while reconnecting: the connection was
+                            // replaced, and the next one may be let in.
+                            Err(StoreError::Auth) => {}
                             done => return done,
                         }
                         tokio::time::sleep(pause).await;
@@ -309,8 +305,8 @@ async fn run_script(
 /// Asks Redis for a `PING`: a URL without the password a server requires
 /// connects, and would only fail at the first delivery. Only a refusal of
 /// the credentials fails here: an ACL user allowed no `PING` has logged in
-/// all the same (`NOPERM`), and a Redis still loading its data (`LOADING`),
-/// busy or slow will serve the store once it is ready.
+/// all the same (`NOPERM`), and a Redis still loading its data (`LOADING`)
+/// or busy in a script will serve the store once it is ready.
 async fn check_credentials(mut connection: ConnectionManager) -> Result<(), StoreError> {
     let ping = redis::cmd("PING");
     let answer = ping.query_async::<redis::Value>(&mut connection);
@@ -388,7 +384,7 @@ impl Link {
     /// A call on connection `generation` got no answer within the store's
     /// timeout: Redis may only be slow, or the connection may be silent.
     /// Asks it for a `PING` (one at a time), given [`SILENCE_LIMIT`] to
-    /// answer; any answer, however late, keeps the connection, and none
+    /// answer; an answer in that time keeps the connection, and none
     /// replaces it. Needs a Tokio runtime, as every call does.
     fn probe(self: &Arc<Self>, generation: u64) {
         let mut connection = {
@@ -399,21 +395,41 @@ impl Link {
             current.probing = true;
             current.connection.clone()
         };
-        let link = Arc::clone(self);
+        // Clears `probing` however the task ends, dropped with its runtime too.
+        let probing = Probing {
+            link: Arc::clone(self),
+            generation,
+        };
         tokio::spawn(async move {
             let ping = redis::cmd("PING");
             let answer = ping.query_async::<redis::Value>(&mut connection);
             match tokio::time::timeout(SILENCE_LIMIT, answer).await {
-                Ok(answer) => {
-                    let _ = link.settle(generation, answer);
-                    let mut current = link.current();
-                    if current.generation == generation {
-                        current.probing = false;
-                    }
-                }
-                Err(_silent) => link.replace(generation),
+                Ok(answer) => drop(probing.link.settle(generation, answer)),
+                Err(_silent) => probing.link.replace(generation),
             }
         });
+    }
+
+    /// Waits for the answer of `exchange`, sent on connection `generation`,
+    /// for as long as the connection lives: each `period` without it, the
+    /// connection is probed, and once it has been replaced the answer will
+    /// not come (a [`StoreError::Timeout`]). An answer that is only late is
+    /// waited for, so that an outcome is not sent again to a slow Redis.
+    async fn wait<T>(
+        self: &Arc<Self>,
+        generation: u64,
+        period: Duration,
+        exchange: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, StoreError> {
+        let mut exchange = std::pin::pin!(exchange);
+        let period = period.max(Duration::from_millis(100));
+        loop {
+            match tokio::time::timeout(period, exchange.as_mut()).await {
+                Ok(answer) => return self.settle(generation, answer),
+                Err(_late) if self.current().generation == generation => self.probe(generation),
+                Err(_replaced) => return Err(StoreError::Timeout),
+            }
+        }
     }
 
     /// Puts a new connection, made on first use, in place of connection
@@ -432,6 +448,22 @@ impl Link {
                 connection: fresh,
                 probing: false,
             };
+        }
+    }
+}
+
+/// A probe under way on connection `generation`; dropped, it lets the
+/// next one start.
+struct Probing {
+    link: Arc<Link>,
+    generation: u64,
+}
+
+impl Drop for Probing {
+    fn drop(&mut self) {
+        let mut current = self.link.current();
+        if current.generation == self.generation {
+            current.probing = false;
         }
     }
 }
