@@ -26,6 +26,42 @@ fn acquired(reservation: Reservation) -> Token {
     }
 }
 
+/// Reserves `key` until the store answers `Acquired`, for `within` at most;
+/// every failure before then must be `allowed`.
+async fn reserve_until_acquired(
+    store: &RedisStore,
+    key: &str,
+    within: Duration,
+    allowed: impl Fn(&StoreError) -> bool,
+) -> Token {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match store.reserve(key, LONG).await {
+            Ok(reservation) => return acquired(reservation),
+            Err(err) => {
+                assert!(allowed(&err), "{key}: {err:?}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{key}: still {err:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Waits until `key` holds DONE in Redis, for `within` at most.
+async fn until_done(server: &RedisServer, key: &str, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while server.command(&["GET", key]) != "$4\r\ndone\r\n" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{key}: the outcome was lost"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The shared suite: each case takes a fresh store.
 mod contract {
     use super::*;
@@ -630,24 +666,9 @@ async fn redis_a_silent_connection_is_replaced() {
         Err(StoreError::Timeout)
     );
     // Replaced once it has been silent for 10 s.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let _token = loop {
-        match store.reserve("ntxpay:later", LONG).await {
-            Ok(reservation) => break acquired(reservation),
-            Err(err) => {
-                assert_eq!(err, StoreError::Timeout);
-                assert!(tokio::time::Instant::now() < deadline, "never replaced");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
-    while server.command(&["GET", "silent:ntxpay:handled"]) != "$4\r\ndone\r\n" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the complete was lost"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let timed_out = |err: &StoreError| *err == StoreError::Timeout;
+    reserve_until_acquired(&store, "ntxpay:later", Duration::from_secs(30), timed_out).await;
+    until_done(&server, "silent:ntxpay:handled", Duration::from_secs(30)).await;
 }
 
 /// A Redis that answers every call, only later than the store waits, keeps
@@ -722,14 +743,7 @@ async fn redis_an_outcome_slower_than_the_silence_limit_keeps_its_connection() {
         store.complete("ntxpay:handled", token, LONG).await,
         Err(StoreError::Timeout)
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
-    while server.command(&["GET", "slow:ntxpay:handled"]) != "$4\r\ndone\r\n" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the complete was lost"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_done(&server, "slow:ntxpay:handled", Duration::from_secs(40)).await;
     assert_eq!(proxy.connections(), 1, "the connection was replaced");
 }
 
@@ -758,14 +772,7 @@ async fn redis_a_complete_during_refused_credentials_lands_later() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     server.command(&["ACL", "SETUSER", "hooks", "on"]);
     let _ = complete.await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while server.command(&["GET", "auth:ntxpay:handled"]) != "$4\r\ndone\r\n" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the complete was dropped"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_done(&server, "auth:ntxpay:handled", Duration::from_secs(30)).await;
 }
 
 /// A probe of a connection whose task ends with its runtime (a store
@@ -802,17 +809,8 @@ fn redis_a_probe_dropped_with_its_runtime_lets_the_next_one_start() {
     lasting.block_on(async {
         tokio::time::sleep(Duration::from_secs(2)).await; // the late answers come
         proxy.silence();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            match store.reserve("ntxpay:evt_2", LONG).await {
-                Ok(reservation) => break acquired(reservation),
-                Err(err) => {
-                    assert_eq!(err, StoreError::Timeout);
-                    assert!(tokio::time::Instant::now() < deadline, "never replaced");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
+        let timed_out = |err: &StoreError| *err == StoreError::Timeout;
+        reserve_until_acquired(&store, "ntxpay:evt_2", Duration::from_secs(30), timed_out).await
     });
     assert_eq!(proxy.connections(), 2);
 }
@@ -853,15 +851,7 @@ async fn redis_a_refused_reconnection_is_tried_again() {
     }
 
     server.command(&["ACL", "SETUSER", "hooks", "on"]);
-    let _token = loop {
-        match store.reserve("ntxpay:evt_2", LONG).await {
-            Ok(reservation) => break acquired(reservation),
-            Err(err) => {
-                assert!(tokio::time::Instant::now() < deadline, "still {err:?}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
+    reserve_until_acquired(&store, "ntxpay:evt_2", Duration::from_secs(20), |_| true).await;
 }
 
 /// A URL without the password the server requires is refused at connect,
