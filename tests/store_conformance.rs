@@ -653,11 +653,7 @@ async fn redis_a_silent_connection_is_replaced() {
         return;
     };
     let proxy = Proxy::start(&server, Duration::ZERO).await;
-    let store = RedisStore::connect(&proxy.url())
-        .await
-        .expect("connect through the proxy")
-        .with_prefix("silent:")
-        .with_timeout(Duration::from_millis(200));
+    let store = proxy.store("silent:", Duration::from_millis(200)).await;
     let token = acquired(store.reserve("ntxpay:handled", LONG).await.unwrap());
 
     proxy.silence();
@@ -686,11 +682,7 @@ async fn redis_a_slow_redis_keeps_its_connection_and_gets_each_outcome_once() {
     direct.release("warm", token).await.unwrap();
 
     let proxy = Proxy::start(&server, Duration::from_millis(300)).await;
-    let store = RedisStore::connect(&proxy.url())
-        .await
-        .expect("connect through the proxy")
-        .with_prefix("slow:")
-        .with_timeout(Duration::from_millis(200));
+    let store = proxy.store("slow:", Duration::from_millis(200)).await;
     let evalsha = || {
         let stats = server.command(&["INFO", "commandstats"]);
         let line = stats.lines().find(|l| l.starts_with("cmdstat_evalsha:"));
@@ -731,11 +723,7 @@ async fn redis_an_outcome_slower_than_the_silence_limit_keeps_its_connection() {
         return;
     };
     let proxy = Proxy::start(&server, Duration::ZERO).await;
-    let store = RedisStore::connect(&proxy.url())
-        .await
-        .expect("connect through the proxy")
-        .with_prefix("slow:")
-        .with_timeout(Duration::from_millis(500));
+    let store = proxy.store("slow:", Duration::from_millis(500)).await;
     let token = acquired(store.reserve("ntxpay:handled", LONG).await.unwrap());
     server.command(&["SCRIPT", "FLUSH"]);
     proxy.set_delay(Duration::from_secs(6));
@@ -792,11 +780,7 @@ fn redis_a_probe_dropped_with_its_runtime_lets_the_next_one_start() {
     };
     let lasting = runtime();
     let proxy = lasting.block_on(Proxy::start(&server, Duration::ZERO));
-    let store = lasting
-        .block_on(RedisStore::connect(&proxy.url()))
-        .expect("connect through the proxy")
-        .with_prefix("probe:")
-        .with_timeout(Duration::from_millis(200));
+    let store = lasting.block_on(proxy.store("probe:", Duration::from_millis(200)));
 
     // A call times out on a short-lived runtime, which starts a probe there.
     proxy.set_delay(Duration::from_secs(1));

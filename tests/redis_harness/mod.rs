@@ -329,6 +329,16 @@ impl Proxy {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// A store connected through the proxy, with its own key prefix and
+    /// call timeout.
+    pub(crate) async fn store(&self, prefix: &str, timeout: Duration) -> RedisStore {
+        RedisStore::connect(&self.url())
+            .await
+            .expect("connect through the proxy")
+            .with_prefix(prefix)
+            .with_timeout(timeout)
+    }
+
     /// Silences every connection open now.
     pub(crate) fn silence(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
