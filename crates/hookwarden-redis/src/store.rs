@@ -307,13 +307,22 @@ async fn run_script(
 /// the credentials fails here: an ACL user allowed no `PING` has logged in
 /// all the same (`NOPERM`), and a Redis still loading its data (`LOADING`)
 /// or busy in a script will serve the store once it is ready.
-async fn check_credentials(mut connection: ConnectionManager) -> Result<(), StoreError> {
-    let ping = redis::cmd("PING");
-    let answer = ping.query_async::<redis::Value>(&mut connection);
-    match tokio::time::timeout(CONNECT_TIMEOUT, answer).await {
-        Ok(Err(err)) if refused_credentials(&err) => Err(StoreError::Auth),
+async fn check_credentials(connection: ConnectionManager) -> Result<(), StoreError> {
+    match ping(connection, CONNECT_TIMEOUT).await {
+        Some(Err(err)) if refused_credentials(&err) => Err(StoreError::Auth),
         _ => Ok(()),
     }
+}
+
+/// One `PING` on `connection`: its answer, or `None` if none came `within`.
+async fn ping(
+    mut connection: ConnectionManager,
+    within: Duration,
+) -> Option<Result<redis::Value, RedisError>> {
+    let ping = redis::cmd("PING");
+    tokio::time::timeout(within, ping.query_async(&mut connection))
+        .await
+        .ok()
 }
 
 /// `NOAUTH`, `WRONGPASS` or a refused `AUTH`; not `NOPERM`, which a user
@@ -387,7 +396,7 @@ impl Link {
     /// answer; an answer in that time keeps the connection, and none
     /// replaces it. Needs a Tokio runtime, as every call does.
     fn probe(self: &Arc<Self>, generation: u64) {
-        let mut connection = {
+        let connection = {
             let mut current = self.current();
             if current.generation != generation || current.probing {
                 return;
@@ -401,11 +410,9 @@ impl Link {
             generation,
         };
         tokio::spawn(async move {
-            let ping = redis::cmd("PING");
-            let answer = ping.query_async::<redis::Value>(&mut connection);
-            match tokio::time::timeout(SILENCE_LIMIT, answer).await {
-                Ok(answer) => drop(probing.link.settle(generation, answer)),
-                Err(_silent) => probing.link.replace(generation),
+            match ping(connection, SILENCE_LIMIT).await {
+                Some(answer) => drop(probing.link.settle(generation, answer)),
+                None => probing.link.replace(generation),
             }
         });
     }
